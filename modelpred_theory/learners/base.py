@@ -393,9 +393,10 @@ class ConvexLearner:
             if active.numel() == 0 or int(n_iter[active].max()) >= self.max_iter:
                 break
             H = self.batch_hessian(Ta, Xt, yt, Wa, K, outer=outer)
-            if u is not None:
-                c = torch.diagonal(H, dim1=1, dim2=2).mean(1)[:, None, None]
-                H = H + c * torch.outer(u, u)
+            if u is not None:  # regularise the gauge (null) direction only; see _gauge_direction
+                c = torch.diagonal(H, dim1=1, dim2=2).mean(1)  # shape: (k,)
+                idx = torch.nonzero(u).squeeze(1)
+                H[:, idx[:, None], idx[None, :]] += c[:, None, None] * torch.outer(u[idx], u[idx])
             step = -self._solve(H, G)
             if self.quadratic:
                 Theta[active] = self._fix_gauge(Ta + step, d, K)
