@@ -17,6 +17,7 @@ Usage
 -----
     python bench/bench_exact_solvers.py            # full: 1,000 breast_cancer masks, 200 digits
     python bench/bench_exact_solvers.py --quick    # seconds
+    python bench/bench_exact_solvers.py --large 100000   # adds k = 100,000 (bounded memory)
 Prints one JSON document and writes it to --out (default bench/results/exact_solvers.json).
 """
 
@@ -84,10 +85,31 @@ def run_workload(name, n_masks, n_sklearn, lam=1.0, seed=0, n_train=None):
     }
 
 
+def run_large(k, seed=0):
+    """fit_subsets on k half-subsets of breast_cancer: time and peak memory (chunked)."""
+    import resource
+
+    ds = mpt.datasets.load("breast_cancer", seed=seed)
+    X, y = ds.X_train, ds.y_train
+    learner = mpt.learners.LogisticRegression(1.0)
+    masks = fixed_size_subsets(len(y), k, len(y) // 2, rng=seed, y=y, require_all_classes=True)
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    res = learner.fit_subsets(X, y, masks, return_info=True, progress=True)
+    elapsed = time.perf_counter() - t0
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"dataset": "breast_cancer", "n_masks": k, "seconds": elapsed,
+            "fits_per_second": k / elapsed, "all_converged": bool(res.converged.all()),
+            "peak_rss_mb": rss1 / 1024, "peak_rss_growth_mb": (rss1 - rss0) / 1024,
+            "masks_mb": masks.nbytes / 2**20, "thetas_mb": res.thetas.nbytes / 2**20}
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small run (seconds)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--large", type=int, default=0, metavar="K",
+                    help="also fit K breast_cancer half-subsets (e.g. 100000) and report memory")
     ap.add_argument("--out", type=Path, default=Path("bench/results/exact_solvers.json"))
     args = ap.parse_args(argv)
     torch.set_num_threads(max(1, torch.get_num_threads()))
@@ -98,6 +120,8 @@ def main(argv=None) -> dict:
     results = {"torch_threads": torch.get_num_threads(),
                "workloads": [run_workload(nm, k, ks, seed=args.seed, n_train=nt)
                              for nm, k, ks, nt in plan]}
+    if args.large:
+        results["large"] = run_large(args.large, seed=args.seed)
     text = json.dumps(results, indent=2)
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
