@@ -20,6 +20,7 @@ predictor's optimality regulariser and the certificates call the same functions.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,7 +93,7 @@ def augment(X: torch.Tensor) -> torch.Tensor:
     return torch.cat([X, ones], dim=1)
 
 
-class ConvexLearner:
+class ConvexLearner(ABC):
     """Base class of the generalised-linear convex learners (see module docstring).
 
     Subclasses implement ``encode_y``, ``n_outputs`` and ``_link`` (per-sample loss, its
@@ -127,8 +128,9 @@ class ConvexLearner:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
 
-    def encode_y(self, y) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def encode_y(self, y) -> np.ndarray:
+        """Validate labels and return them encoded for ``_link`` (raises ValueError)."""
 
     def n_outputs(self, y_enc: np.ndarray) -> int:
         """K, the number of margins per point (1 except for multinomial logistic)."""
@@ -139,13 +141,13 @@ class ConvexLearner:
         X = np.asarray(X)
         return self.n_outputs(self.encode_y(np.asarray(y))) * (X.shape[1] + 1)
 
+    @abstractmethod
     def _link(self, Z: torch.Tensor, y: torch.Tensor, need: str):
         """Per-sample loss quantities from margins Z (k, n, K).
 
         need: "loss" -> (k, n); "grad" -> (loss (k, n), dZ (k, n, K));
         "hess" -> (loss, dZ, A) with A (k, n, K, K) the curvature d^2 loss / dZ^2.
         """
-        raise NotImplementedError  # pragma: no cover
 
     def _needs_all_classes(self) -> bool:
         """Whether a subset must contain every class for the minimiser to exist and be unique."""
