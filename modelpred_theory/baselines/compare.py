@@ -1,0 +1,493 @@
+"""Compare approximations of theta(S) against exact refits on held-out subsets.
+
+Sum convention: theta(S) minimises F_S(theta) = sum_{i in S} w_i loss_i(theta)
++ lam/2 ||P theta||^2 (C = 1/lam); every method is scored against these exact minimisers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.stats
+
+from ..learners._validation import check_theta, check_X, check_y_shape
+from ._common import base_fit, check_learner, check_masks_weights, prepare
+from .datamodels import Datamodel
+from .influence import influence
+from .newton import newton_step
+
+METHODS = ("influence", "influence2", "newton_step", "datamodel")
+DEFAULT_METHODS = METHODS
+# Ridge strengths tried for the datamodel (scikit-learn's alpha), picked on a 20% validation
+# split of its training pairs.
+_DATAMODEL_ALPHAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
+
+
+@dataclass
+class MethodResult:
+    """Scores of one method on k held-out masks.
+
+    Attributes
+    ----------
+    name : str
+    thetas : ndarray of shape (k, p)
+        The method's approximations of theta(S) (sum convention).
+    rel_param_error : ndarray of shape (k,)
+        ||theta_hat - theta(S)|| / ||theta(S)||.
+    change_error : ndarray of shape (k,)
+        ||theta_hat - theta(S)|| / ||theta(S) - theta(full)|| (NaN where S is the full set).
+    test_loss : ndarray of shape (k,)
+        Mean test loss at theta_hat.
+    seconds : float
+        Wall-clock time of the prediction call for all k masks (includes the factorisations it
+        does itself; excludes the shared full fit).
+    setup_seconds : float
+        One-off cost outside the per-mask call (datamodel: the exact fits of its training pairs
+        and the regression).
+    """
+
+    name: str
+    thetas: np.ndarray
+    rel_param_error: np.ndarray
+    change_error: np.ndarray
+    test_loss: np.ndarray
+    seconds: float
+    setup_seconds: float = 0.0
+
+
+@dataclass
+class CompareResult:
+    """The outcome of ``compare``: per-mask scores of every method and their summaries.
+
+    Attributes
+    ----------
+    learner : dict
+        The learner's class name and parameters.
+    n, p, k : int
+        Pool size, parameter dimension, number of held-out masks.
+    groups : ndarray of shape (k,)
+        Group label of each mask (str); the summary is given per group and over all masks.
+    exact_test_loss : ndarray of shape (k,)
+        Mean test loss of the exact theta(S).
+    full_test_loss : float
+        Mean test loss of the full-data fit.
+    exact_seconds : float or None
+        Wall-clock time of the exact batched refits of the k masks (None when theta_true was
+        given).
+    full_fit_seconds : float
+    methods : dict of str to MethodResult
+    """
+
+    learner: dict
+    n: int
+    p: int
+    k: int
+    groups: np.ndarray
+    exact_test_loss: np.ndarray
+    full_test_loss: float
+    exact_seconds: float | None
+    full_fit_seconds: float
+    methods: dict = field(default_factory=dict)
+
+    def summary(self) -> list[dict]:
+        """One row per (method, group): medians of the errors, test-loss agreement, time.
+
+        Keys: method, group, n_masks, median_rel_param_error, median_change_error, pearson,
+        spearman, nrmse (RMSE of the predicted mean test loss over the standard deviation of
+        the exact one), seconds_per_model.
+        """
+        labels = list(dict.fromkeys(self.groups.tolist()))
+        sets = [(g, self.groups == g) for g in labels]
+        if len(labels) > 1:
+            sets.append(("all", np.ones(self.k, dtype=bool)))
+        rows = []
+        if self.exact_seconds is not None:
+            for g, sel in sets:
+                rows.append({"method": "exact", "group": g, "n_masks": int(sel.sum()),
+                             "median_rel_param_error": 0.0, "median_change_error": 0.0,
+                             "pearson": 1.0, "spearman": 1.0, "nrmse": 0.0,
+                             "seconds_per_model": self.exact_seconds / self.k})
+        for name, m in self.methods.items():
+            for g, sel in sets:
+                rows.append({
+                    "method": name, "group": g, "n_masks": int(sel.sum()),
+                    "median_rel_param_error": _nanmedian(m.rel_param_error[sel]),
+                    "median_change_error": _nanmedian(m.change_error[sel]),
+                    **_agreement(m.test_loss[sel], self.exact_test_loss[sel]),
+                    "seconds_per_model": m.seconds / self.k,
+                })
+        return rows
+
+    def to_dict(self, include_arrays: bool = False) -> dict:
+        """JSON-ready dict; per-mask arrays (not thetas) only when ``include_arrays``."""
+        out = {
+            "convention": "F_S(theta) = sum_{i in S} loss_i(theta) + lam/2 ||P theta||^2",
+            "learner": self.learner, "n": self.n, "p": self.p, "k": self.k,
+            "full_test_loss": self.full_test_loss, "exact_seconds": self.exact_seconds,
+            "full_fit_seconds": self.full_fit_seconds,
+            "setup_seconds": {k: v.setup_seconds for k, v in self.methods.items()},
+            "summary": [{k: _json_float(v) for k, v in r.items()} for r in self.summary()],
+        }
+        if include_arrays:
+            out["groups"] = self.groups.tolist()
+            out["exact_test_loss"] = self.exact_test_loss.tolist()
+            out["per_mask"] = {
+                k: {"rel_param_error": [_json_float(x) for x in v.rel_param_error],
+                    "change_error": [_json_float(x) for x in v.change_error],
+                    "test_loss": v.test_loss.tolist()}
+                for k, v in self.methods.items()
+            }
+        return out
+
+    def to_json(self, indent: int | None = 2, include_arrays: bool = False) -> str:
+        """The result as a JSON string (NaN written as null)."""
+        return json.dumps(self.to_dict(include_arrays), indent=indent)
+
+    def format_table(self) -> str:
+        """A printable table of ``summary()``."""
+        return format_table(self)
+
+
+def _json_float(v):
+    if isinstance(v, float | np.floating):
+        return None if not math.isfinite(float(v)) else float(v)
+    return v
+
+
+def _nanmedian(a: np.ndarray) -> float:
+    a = np.asarray(a, dtype=np.float64)
+    a = a[np.isfinite(a)]
+    return float(np.median(a)) if a.size else float("nan")
+
+
+def _agreement(pred: np.ndarray, exact: np.ndarray) -> dict:
+    """Pearson, Spearman and NRMSE (RMSE / std of exact) of predicted vs exact test losses."""
+    nan = float("nan")
+    if pred.size < 2:
+        return {"pearson": nan, "spearman": nan, "nrmse": nan}
+    rmse = float(np.sqrt(np.mean((pred - exact) ** 2)))
+    sd = float(np.std(exact))
+    if sd == 0 or np.std(pred) == 0:
+        return {"pearson": nan, "spearman": nan, "nrmse": rmse / sd if sd > 0 else nan}
+    return {"pearson": float(scipy.stats.pearsonr(pred, exact)[0]),
+            "spearman": float(scipy.stats.spearmanr(pred, exact)[0]),
+            "nrmse": rmse / sd}
+
+
+def format_table(result: CompareResult) -> str:
+    """Fixed-width text table of ``result.summary()`` (errors in %, time in ms per model)."""
+    head = (f"{'method':<14} {'group':>6} {'k':>4} {'rel.err%':>9} {'chg.err%':>9} "
+            f"{'pearson':>8} {'spearman':>8} {'nrmse':>7} {'ms/model':>9}")
+    lines = [head, "-" * len(head)]
+
+    def f(x, scale=1.0, w=8, prec=3):
+        return f"{'nan':>{w}}" if not math.isfinite(x) else f"{x * scale:>{w}.{prec}f}"
+
+    for r in result.summary():
+        lines.append(
+            f"{r['method']:<14} {str(r['group']):>6} {r['n_masks']:>4} "
+            f"{f(r['median_rel_param_error'], 100, 9, 2)} "
+            f"{f(r['median_change_error'], 100, 9, 2)} {f(r['pearson'])} {f(r['spearman'])} "
+            f"{f(r['nrmse'], 1, 7)} {f(r['seconds_per_model'], 1e3, 9, 3)}")
+    lines.append(
+        f"n={result.n} p={result.p} k={result.k}; full fit {result.full_fit_seconds * 1e3:.1f} "
+        f"ms; errors are medians of ||theta_hat - theta(S)|| / ||theta(S)|| (rel.err) and "
+        f"/ ||theta(S) - theta(full)|| (chg.err)")
+    return "\n".join(lines)
+
+
+def _draw_datamodel_masks(learner, y_enc, K, sizes: np.ndarray, m: int, rng) -> np.ndarray:
+    """m uniform random subsets whose sizes are drawn from ``sizes`` (covering every class
+    when the learner needs it)."""
+    n = y_enc.shape[0]
+    gen = np.random.default_rng(rng)
+    need = learner._needs_all_classes()
+    labels = y_enc if need else None
+    out = np.empty((m, n), dtype=bool)
+    todo = np.arange(m)
+    for _ in range(1000):
+        s = gen.choice(sizes, size=todo.size)
+        ranks = np.argsort(gen.random((todo.size, n)), axis=1)
+        out[todo] = ranks < s[:, None]
+        if labels is None:
+            return out
+        cls = np.unique(labels)
+        ok = np.stack([out[todo][:, labels == c].any(1) for c in cls], 1).all(1)
+        todo = todo[~ok]
+        if todo.size == 0:
+            return out
+    raise ValueError("could not draw datamodel training masks covering every class; pass "
+                     "datamodel_masks")
+
+
+def _fit_datamodel(learner, X, y_enc, K, theta_full, masks_train, alpha, rng):
+    thetas = learner.fit_subsets(X, y_enc, masks_train, theta0=theta_full)
+    if alpha is not None:
+        return Datamodel(alpha=alpha).fit(masks_train, thetas)
+    m = masks_train.shape[0]
+    perm = np.random.default_rng(rng).permutation(m)
+    n_val = max(1, m // 5)
+    val, tr = perm[:n_val], perm[n_val:]
+    best, best_err = None, np.inf
+    for a in _DATAMODEL_ALPHAS:
+        dm = Datamodel(alpha=a).fit(masks_train[tr], thetas[tr])
+        err = np.mean((dm.predict(masks_train[val]) - thetas[val]) ** 2)
+        if err < best_err:
+            best, best_err = a, err
+    return Datamodel(alpha=best).fit(masks_train, thetas)
+
+
+def compare(learner, X, y, X_test, y_test, masks, methods: Sequence[str] = DEFAULT_METHODS,
+            theta_true=None, predictors: Mapping[str, Callable] | None = None, *,
+            groups=None, theta_full=None, datamodel_masks=None, n_datamodel: int | None = None,
+            datamodel_alpha: float | None = None, rng: np.random.Generator | int = 0,
+            progress: bool = False) -> CompareResult:
+    """Score approximations of theta(S) against exact refits on held-out masks.
+
+    Sum convention: theta(S) minimises F_S(theta) = sum_{i in S} w_i loss_i(theta)
+    + lam/2 ||P theta||^2 (C = 1/lam), the regulariser independent of |S|.
+
+    Parameters
+    ----------
+    learner : ConvexLearner
+    X : ndarray of shape (n, d)
+        The training pool.
+    y : ndarray of shape (n,)
+    X_test : ndarray of shape (n_test, d)
+    y_test : ndarray of shape (n_test,)
+    masks : ndarray of shape (k, n)
+        Held-out subsets (boolean masks, or weights).
+    methods : sequence of str
+        Among "influence" (first-order group influence), "influence2" (second order),
+        "newton_step" (one exact Newton step), "datamodel" (a ridge datamodel trained on
+        ``datamodel_masks`` or on ``n_datamodel`` random subsets with the held-out sizes).
+    theta_true : ndarray of shape (k, p), optional
+        Exact theta(S) if already computed (otherwise batched exact refits, timed).
+    predictors : mapping of str to callable, optional
+        Extra methods: name -> f(masks (k, n)) -> thetas (k, p), e.g. a trained ModelPred.
+    groups : array_like of shape (k,), optional
+        A label per mask (e.g. the removed fraction); summaries are given per label.
+    theta_full : ndarray of shape (p,), optional
+        The full-data fit (checked for optimality when given).
+    datamodel_masks : ndarray of shape (m, n), optional
+        Training subsets of the datamodel (exact fits are computed for them).
+    n_datamodel : int, optional
+        Number of datamodel training subsets when ``datamodel_masks`` is None (default 2 n).
+    datamodel_alpha : float, optional
+        Ridge strength of the datamodel; None picks one on a validation split.
+    rng : numpy.random.Generator or int
+        Randomness of the datamodel's training masks and validation split.
+    progress : bool
+        Show progress bars for the exact refits.
+
+    Returns
+    -------
+    CompareResult
+        ``.summary()``, ``.to_json()``, ``.format_table()``.
+    """
+    check_learner(learner)
+    X, y_enc, K, p, _, _ = prepare(learner, X, y)
+    n = X.shape[0]
+    X_test = check_X(X_test, name="X_test")
+    if X_test.shape[1] != X.shape[1]:
+        raise ValueError(f"X_test has {X_test.shape[1]} columns but X has {X.shape[1]}")
+    y_test = check_y_shape(y_test, X_test.shape[0], name="y_test")
+    W = check_masks_weights(masks, n)
+    k = W.shape[0]
+    methods = tuple(methods)
+    bad = [m for m in methods if m not in METHODS]
+    if bad:
+        raise ValueError(f"methods: unknown {bad}; choose among {METHODS}")
+    predictors = dict(predictors or {})
+    for name, fn in predictors.items():
+        if not callable(fn):
+            raise ValueError(f"predictors[{name!r}] must be callable(masks) -> thetas")
+        if name in methods:
+            raise ValueError(f"predictors[{name!r}] clashes with a built-in method name")
+    if groups is None:
+        groups = np.full(k, "all")
+    groups = np.asarray([str(g) for g in np.asarray(groups).reshape(-1)])
+    if groups.shape[0] != k:
+        raise ValueError(f"groups has {groups.shape[0]} labels but masks has {k} rows")
+    if theta_true is not None:
+        theta_true = check_theta(theta_true, p, name="theta_true")
+        if theta_true.shape[0] != k:
+            raise ValueError(f"theta_true has {theta_true.shape[0]} rows but masks has {k}")
+    if datamodel_masks is not None:
+        datamodel_masks = check_masks_weights(datamodel_masks, n, name="datamodel_masks")
+    if n_datamodel is not None and not (isinstance(n_datamodel, int | np.integer)
+                                        and n_datamodel >= 10):
+        raise ValueError(f"n_datamodel must be an integer >= 10, got {n_datamodel!r}")
+    learner._check_existence(W, y_enc, K, "masks")
+
+    t0 = time.perf_counter()
+    theta = base_fit(learner, X, y_enc, K, np.ones(n), theta_full)
+    full_fit_seconds = time.perf_counter() - t0
+    exact_seconds = None
+    if theta_true is None:
+        t0 = time.perf_counter()
+        theta_true = learner.fit_subsets(X, y_enc, W, theta0=theta, progress=progress)
+        exact_seconds = time.perf_counter() - t0
+    exact_loss = np.asarray(learner.mean_loss(theta_true, X_test, y_test))
+    full_loss = float(learner.mean_loss(theta, X_test, y_test))
+
+    true_norm = np.linalg.norm(theta_true, axis=1)
+    change_norm = np.linalg.norm(theta_true - theta[None], axis=1)
+
+    def score(name, thetas, seconds, setup=0.0) -> MethodResult:
+        thetas = np.asarray(thetas, dtype=np.float64)
+        if thetas.shape != (k, p):
+            raise ValueError(f"method {name!r} returned shape {thetas.shape}, expected {(k, p)}")
+        err = np.linalg.norm(thetas - theta_true, axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = err / true_norm
+            chg = np.where(change_norm > 0, err / np.where(change_norm > 0, change_norm, 1.0),
+                           np.nan)
+        loss = (np.asarray(learner.mean_loss(thetas, X_test, y_test))
+                if np.all(np.isfinite(thetas)) else np.full(k, np.nan))
+        return MethodResult(name, thetas, rel, chg, loss, seconds, setup)
+
+    builtins = {
+        "influence": lambda M: influence(learner, X, y_enc, M, order=1, theta_base=theta),
+        "influence2": lambda M: influence(learner, X, y_enc, M, order=2, theta_base=theta),
+        "newton_step": lambda M: newton_step(learner, X, y_enc, M, theta_base=theta),
+    }
+    results = {}
+    for name in methods:
+        setup = 0.0
+        if name == "datamodel":
+            t0 = time.perf_counter()
+            if datamodel_masks is None:
+                sizes = np.rint(W.sum(1)).astype(np.int64)
+                m = n_datamodel if n_datamodel is not None else 2 * n
+                dm_masks = _draw_datamodel_masks(learner, y_enc, K, sizes, m, rng)
+            else:
+                dm_masks = datamodel_masks
+            dm = _fit_datamodel(learner, X, y_enc, K, theta, dm_masks, datamodel_alpha, rng)
+            setup = time.perf_counter() - t0
+            fn = dm.predict
+        else:
+            fn = builtins[name]
+        t0 = time.perf_counter()
+        out = fn(W)
+        results[name] = score(name, out, time.perf_counter() - t0, setup)
+    for name, fn in predictors.items():
+        t0 = time.perf_counter()
+        out = fn(W.astype(bool) if np.all((W == 0) | (W == 1)) else W)
+        results[name] = score(name, out, time.perf_counter() - t0)
+    return CompareResult(
+        learner={"class": type(learner).__name__, **learner.get_params()},
+        n=n, p=p, k=k, groups=groups, exact_test_loss=exact_loss, full_test_loss=full_loss,
+        exact_seconds=exact_seconds, full_fit_seconds=full_fit_seconds, methods=results)
+
+
+# ---------------------------------------------------------------------------------- CLI
+def _parse_fractions(text: str) -> list[float]:
+    try:
+        fr = [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--fractions must be comma-separated numbers, got "
+                                         f"{text!r}") from None
+    if not fr or any(not (0 < f < 1) for f in fr):
+        raise argparse.ArgumentTypeError(f"--fractions must lie in (0, 1), got {text!r}")
+    return fr
+
+
+def build_parser(prog: str = "modelpred compare") -> argparse.ArgumentParser:
+    """The argument parser of ``modelpred compare``."""
+    ap = argparse.ArgumentParser(
+        prog=prog,
+        description=(
+            "Compare influence functions, the one-step Newton estimate and a linear datamodel "
+            "against exact refits theta(S) when a fraction of the training pool is removed. "
+            "Objective (sum convention): F_S(theta) = sum_{i in S} loss_i(theta) + "
+            "lam/2 ||P theta||^2, C = 1/lam."),
+    )
+    ap.add_argument("--dataset", default="breast_cancer",
+                    help="iris2, breast_cancer, wine, digits, diabetes (default breast_cancer)")
+    ap.add_argument("--learner", choices=("logistic", "ridge", "svm"), default="logistic")
+    ap.add_argument("--lam", type=float, default=1.0, help="regularisation lam (C = 1/lam)")
+    ap.add_argument("--fractions", type=_parse_fractions, default=[0.01, 0.1, 0.3, 0.5, 0.7],
+                    help="removed fractions, comma-separated (default 0.01,0.1,0.3,0.5,0.7)")
+    ap.add_argument("--n-masks", type=int, default=20, help="held-out masks per fraction")
+    ap.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+                    help=f"comma-separated subset of {','.join(METHODS)}")
+    ap.add_argument("--n-datamodel", type=int, default=None,
+                    help="training subsets of the datamodel (default 2 n)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the split and the masks")
+    ap.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    ap.add_argument("--quick", action="store_true",
+                    help="a small run (80-point pool, 3 masks per fraction, 0.1,0.5)")
+    ap.add_argument("--progress", action="store_true", help="show progress bars")
+    return ap
+
+
+def _make_learner(kind: str, lam: float, ds):
+    from ..learners import LogisticRegression, Ridge, SquaredHingeSVM
+
+    if kind == "ridge":
+        return Ridge(lam=lam)
+    if kind == "svm":
+        if ds.task != "binary":
+            raise ValueError(f"--learner svm needs a binary data set; {ds.name} is {ds.task}")
+        return SquaredHingeSVM(lam=lam)
+    if ds.task == "regression":
+        raise ValueError(f"--learner logistic needs a classification data set; {ds.name} is "
+                         "regression (use --learner ridge)")
+    return LogisticRegression(lam=lam, n_classes=ds.n_classes if ds.n_classes > 2 else None)
+
+
+def run_cli(args) -> CompareResult:
+    """Run ``compare`` for parsed CLI arguments (shared by the CLI and the figure scripts)."""
+    from .. import datasets, subsets
+
+    fractions = args.fractions
+    n_masks = args.n_masks
+    n_train = None
+    if args.quick:
+        fractions, n_masks, n_train = [0.1, 0.5], 3, 80
+    if n_masks < 1:
+        raise ValueError(f"--n-masks must be >= 1, got {n_masks}")
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    ds = datasets.load(args.dataset, seed=args.seed, n_train=n_train)
+    learner = _make_learner(args.learner, args.lam, ds)
+    n = ds.X_train.shape[0]
+    classification = ds.task != "regression"
+    gen = np.random.default_rng(args.seed)
+    blocks, labels = [], []
+    for f in fractions:
+        size = n - round(f * n)
+        if size < 1:
+            raise ValueError(f"--fractions: removing {f} of n={n} leaves no point")
+        need = classification and learner._needs_all_classes()
+        blocks.append(subsets.fixed_size_subsets(
+            n, n_masks, size, rng=gen, y=ds.y_train if need else None,
+            require_all_classes=need))
+        labels += [f"{f:g}"] * n_masks
+    n_dm = args.n_datamodel if args.n_datamodel is not None else (200 if args.quick else None)
+    return compare(learner, ds.X_train, ds.y_train, ds.X_test, ds.y_test, np.vstack(blocks),
+                   methods=methods, groups=labels, n_datamodel=n_dm, rng=args.seed,
+                   progress=args.progress)
+
+
+def cli_main(argv: Sequence[str] | None = None) -> int:
+    """``modelpred compare``: print the comparison table (or JSON with --json).
+
+    Returns the exit status: 0 on success, 2 on bad arguments or input.
+    """
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    try:
+        result = run_cli(args)
+    except ValueError as exc:
+        print(f"modelpred compare: error: {exc}", file=sys.stderr)
+        return 2
+    print(result.to_json() if args.json else result.format_table())
+    return 0
