@@ -23,9 +23,9 @@ def script_dir(name: str) -> Path:
 
 
 def discover(name: str, prefix: str = "") -> list[Path]:
-    """Scripts ``<name>/<prefix>*.py`` (not starting with an underscore), sorted."""
+    """Scripts ``<name>/<prefix>*.py`` that define ``main`` (helpers and ``_*.py`` skipped)."""
     return sorted(p for p in script_dir(name).glob(f"{prefix}*.py")
-                  if not p.name.startswith("_"))
+                  if not p.name.startswith("_") and "\ndef main(" in p.read_text())
 
 
 def load_script(path: Path) -> ModuleType:
