@@ -308,3 +308,21 @@ def test_bad_inputs_raise_clear_errors():
         lr.fit(X, y, theta0=np.zeros(3))
     with pytest.raises(ValueError, match="chunk_size"):
         lr.fit_subsets(X, y, np.ones((1, len(y)), bool), chunk_size=0)
+
+
+def test_float32_curvature_path_gives_the_float64_minimiser(digits, monkeypatch):
+    """Large p builds the Newton Hessian in float32; the fixed point must stay float64-exact."""
+    import modelpred_theory.learners.base as base
+
+    X, y = digits
+    learner = LogisticRegression(1.0, n_classes=10)
+    rng = np.random.default_rng(4)
+    masks = rng.random((6, len(y))) < 0.5
+    masks[:, :20] = True
+    fast = learner.fit_subsets(X, y, masks, return_info=True)
+    monkeypatch.setattr(base, "_F32_MIN_P", 10**9)
+    slow = learner.fit_subsets(X, y, masks, return_info=True)
+    assert fast.converged.all() and slow.converged.all()
+    assert np.all(fast.grad_norms <= learner.residual_tolerance(X, y, masks))
+    rel = np.linalg.norm(fast.thetas - slow.thetas, axis=1) / np.linalg.norm(slow.thetas, axis=1)
+    assert rel.max() < SELF_RTOL
