@@ -1,0 +1,333 @@
+"""Rigorous a-posteriori error certificates for predicted parameters.
+
+Sum convention (DESIGN.md): for a subset (or weight vector) w over the pool,
+
+    F_S(theta) = sum_i w_i * loss(theta; x_i, y_i) + (lam / 2) * ||P theta||^2,
+
+and theta(S) is its minimiser (for multinomial logistic with unpenalised intercepts: the minimiser
+with centred intercepts). ``certify`` turns the optimality residual g = grad F_S(theta_hat), which
+needs no retraining, into an upper bound on ||theta_hat - theta(S)||. The gradient and Hessian come
+from the learner's own batched functions (``batch_grad``, ``batch_hessian``); nothing is
+re-derived here. THEORY.md, statement 3, proves every bound used below.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from ..learners._validation import check_theta, check_weight_matrix
+from ..learners.base import DTYPE, ConvexLearner, _as_tensor, augment
+
+__all__ = ["certify", "gsc_constant"]
+
+_EPS = float(np.finfo(np.float64).eps)
+# Rounding margins (float64, standard model |fl(a op b) - a op b| <= eps |a op b|): a sum of m
+# terms errs by at most gamma_m = m eps / (1 - m eps) times the sum of their magnitudes
+# (Higham, "Accuracy and Stability of Numerical Algorithms", 2002, sec. 3.1); a symmetric
+# eigensolver is backward stable with error O(p eps ||H||) (ibid., sec. 19). We use the factor
+# _MARGIN * (n + p + 20) * eps on the magnitude sums, which over-covers both by a wide margin.
+_MARGIN = 8.0
+# Memory budget (bytes) per chunk of predictions.
+_CHUNK_BYTES = 128 * 2**20
+
+
+def gsc_constant(learner: ConvexLearner, K: int) -> float | None:
+    """Generalised self-concordance factor c with M = c * R (R = max_i ||[x_i, 1]|| over S).
+
+    Returns 1 for binary logistic, sqrt(2) for multinomial logistic (THEORY.md, Lemma 3.2), 0
+    for ridge (third derivative zero) and None for losses that are not self-concordant (the
+    squared hinge, whose curvature jumps).
+    """
+    from ..learners.logistic import LogisticRegression
+
+    if learner.quadratic:
+        return 0.0
+    if isinstance(learner, LogisticRegression):
+        return 1.0 if K == 1 else math.sqrt(2.0)
+    return None
+
+
+def _curvature_cap(learner: ConvexLearner, K: int) -> float:
+    """An upper bound on ||d^2 loss / dz^2|| over all margins (for the rounding margins only)."""
+    from ..learners.logistic import LogisticRegression
+    from ..learners.svm import SquaredHingeSVM
+
+    if learner.quadratic:
+        return 1.0
+    if isinstance(learner, LogisticRegression):
+        return 0.25 if K == 1 else 1.0
+    if isinstance(learner, SquaredHingeSVM):
+        return 2.0
+    return 4.0  # unknown learner: generous (only enters the rounding margins)
+
+
+def _solve_increasing(mu_l: np.ndarray, c0: float, M: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Largest r >= 0 with h(r) = mu_l (1 - exp(-M r)) / M + c0 r <= g (inf if unbounded).
+
+    h is increasing in r, so the feasible set is an interval [0, r*]; the returned value is an
+    upper end of a bisection bracket of r*, hence >= r* (rigorous direction).
+    """
+    k = g.shape[0]
+    out = np.full(k, np.inf)
+    if c0 == 0.0:
+        # closed form: r* = -log(1 - M g / mu_l) / M, finite iff M g < mu_l
+        ok = (mu_l > 0) & (M * g < mu_l)
+        z = M[ok] * g[ok] / mu_l[ok]
+        out[ok] = -np.log1p(-z) / M[ok]
+        out[ok] *= 1.0 + 1e-12
+        # M == 0 cannot happen (R >= 1 because of the intercept column)
+        return out
+    h = lambda r: mu_l * (-np.expm1(-M * r)) / M + c0 * r
+    lo = g / (mu_l + c0)  # h(lo) <= (mu_l + c0) lo = g: feasible
+    hi = g / c0  # h(hi) >= c0 hi = g
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        feas = h(mid) <= g
+        lo = np.where(feas, mid, lo)
+        hi = np.where(feas, hi, mid)
+    return hi * (1.0 + 1e-12)
+
+
+def _active_set_refine(learner, Tc, Xt, yt, Xa, Wn, K, row_norm, g_safe, cap, lam, n, p,
+                       n_rounds: int = 4):
+    """Strong-convexity bound ||g|| / lam, tightened by points that stay active on the segment.
+
+    Only for the squared-hinge SVM with every coordinate penalised (THEORY.md, Prop. 3.4): if
+    r <= r_j, every point with margin slack m_i(theta_hat) > ||x~_i|| r_j is active on the
+    whole segment [theta_hat, theta(S)], so r <= ||g|| / lambda_min(2 sum_{A} w_i x~_i x~_i^T
+    + lam I) =: r_{j+1}. Returns (bounds (m,), certified curvature (m,)).
+    """
+    r = g_safe / lam
+    mu_best = np.full(r.shape, lam)
+    if not hasattr(learner, "_link") or learner.name != "svm":
+        return r, mu_best
+    Z = learner._margins(Tc, Xa, K)[..., 0].numpy()  # shape: (m, n)
+    y = yt.numpy()
+    slack = 1.0 - y[None] * Z  # shape: (m, n), > 0 on active points
+    tn = Tc.norm(dim=1).numpy()
+    zerr = _MARGIN * (Xa.shape[1] + 20) * _EPS * (1.0 + row_norm[None] * tn[:, None] + 1.0)
+    eps_h = _MARGIN * (n + p + 20) * _EPS * (cap * (Wn @ row_norm**2) + lam)
+    for _ in range(n_rounds):
+        act = slack - zerr > row_norm[None] * r[:, None]  # surely active on the segment
+        Wa = np.where(act, Wn, 0.0)
+        if not act.any():
+            break
+        H = learner.batch_hessian(Tc, Xt, yt, _as_tensor(Wa), K)  # = 2 sum_A w x x^T + lam I
+        mu = torch.linalg.eigvalsh(H).numpy()[:, 0] - eps_h
+        mu = np.maximum(mu, lam)
+        r_new = np.minimum(r, g_safe / mu)
+        mu_best = np.maximum(mu_best, np.where(r_new < r, mu, mu_best))
+        if np.allclose(r_new, r, rtol=1e-3, atol=0):
+            r = r_new
+            break
+        r = r_new
+    return r, mu_best
+
+
+def certify(learner, X, y, masks, thetas_hat, return_details: bool = False, *,
+            chunk_size: int | None = None, progress: bool = False):
+    """Rigorous upper bounds on ||theta_hat_k - theta(S_k)|| from the optimality residual.
+
+    Sum convention: F_S(theta) = sum_{i in S} w_i loss_i(theta) + lam/2 ||P theta||^2, theta(S)
+    its minimiser (centred intercepts for multinomial logistic). No refit is done: each bound
+    uses g_k = grad F_{S_k}(theta_hat_k) (``learner.batch_grad``), and where needed the Hessian
+    H_k = grad^2 F_{S_k}(theta_hat_k) (``learner.batch_hessian``), all in float64.
+
+    Parameters
+    ----------
+    learner : ConvexLearner
+        Ridge, LogisticRegression (binary or multinomial) or SquaredHingeSVM.
+    X : ndarray of shape (n, d)
+    y : ndarray of shape (n,)
+    masks : ndarray of shape (k, n) or (n,)
+        Boolean masks or non-negative weights over the pool; a single row is broadcast.
+    thetas_hat : ndarray of shape (k, p) or (p,)
+        Predicted parameters (any finite values); a single row is broadcast.
+    return_details : bool, default=False
+        Also return a dict of per-prediction arrays (see Returns).
+    chunk_size : int, optional
+        Predictions per batch (default: sized to a ~128 MB budget).
+    progress : bool, default=False
+        Show a tqdm progress bar over chunks.
+
+    Returns
+    -------
+    bounds : ndarray of shape (k,)
+        bounds[k] >= ||thetas_hat[k] - theta(S_k)||; ``inf`` where no certificate is available.
+    details : dict, only if ``return_details``
+        ``residual`` (k,) ||g_k||; ``residual_margin`` (k,) rounding margin added to it;
+        ``mu`` (k,) certified lower bound on lambda_min(H_k) (on the complement of the gauge
+        direction for multinomial logistic; nan where not used); ``R`` (k,)
+        max_{i in S} ||[x_i, 1]||; ``gauge`` (k,) the component of theta_hat along the
+        multinomial gauge direction (0 otherwise); ``method`` str: "exact-quadratic",
+        "self-concordant", "strong-convexity" or "none".
+
+    Notes
+    -----
+    Let r = ||theta_hat - theta(S)|| and g = grad F_S(theta_hat) (THEORY.md, statement 3).
+
+    * Every coordinate penalised (``penalize_intercept=True``): F_S is lam-strongly convex, so
+      r <= ||g|| / lam.
+    * Ridge (quadratic loss, either intercept setting, lam >= 0): theta_hat - theta(S) =
+      H_S^{-1} g exactly, so the bound is ||H_S^{-1} g|| (computed by an eigendecomposition)
+      plus a float64 rounding margin; ``inf`` if H_S is (numerically) singular.
+    * Logistic regression (either intercept setting): the loss is generalised self-concordant,
+      |D^3 F[v, v, v]| <= M ||v|| D^2 F[v, v] with M = R (binary) or sqrt(2) R (multinomial),
+      R = max_{i in S} ||[x_i, 1]|| (Bach 2010, Lemma 1; multinomial constant derived in
+      THEORY.md, Lemma 3.2). Integrating along the segment from theta_hat to theta(S) gives
+      ||g|| >= mu_L (1 - exp(-M r)) / M + c0 r, with mu_L = lambda_min(H(theta_hat)) - c0 and
+      c0 = lam when every coordinate is penalised, else 0. The bound is the largest r that
+      satisfies it (closed form -log(1 - M ||g|| / mu_L) / M when c0 = 0, finite only if
+      M ||g|| < mu_L; bisection otherwise, always <= ||g|| / lam). This monotone-gradient form
+      is never looser than the function-value form of Bach's Prop. 1, (e^{-Mr} + Mr - 1) /
+      (M^2 r) <= ||g|| / mu, because e^s >= 1 + s. For multinomial logistic with unpenalised
+      intercepts F_S is flat along the gauge direction u (all intercepts shifted together):
+      the bound is applied on the complement of u and the gauge component of theta_hat is
+      added in quadrature (theta(S) has centred intercepts, u . theta(S) = 0).
+    * Squared-hinge SVM: ||g|| / lam with a penalised intercept, tightened by the points that
+      stay active along the whole segment (their margin slack exceeds ||x~_i|| times the
+      current bound; a few rounds of r <- ||g|| / lambda_min(2 sum_A w_i x~ x~^T + lam I));
+      with an unpenalised intercept no certificate is available (the generalised Hessian can
+      lose rank in the intercept direction and the loss is not self-concordant): ``inf``.
+
+    Rounding: ||g|| is inflated and lambda_min deflated by margins derived from standard
+    float64 error bounds on the sums that form them (see ``_MARGIN``); the bounds are rigorous
+    up to that model of floating-point arithmetic (not interval arithmetic).
+
+    References
+    ----------
+    F. Bach, "Self-concordant analysis for logistic regression", Electron. J. Statist. 4 (2010),
+    384-414, Lemma 1 and Prop. 1.
+    T. Sun, Q. Tran-Dinh, "Generalized self-concordant functions: a recipe for Newton-type
+    methods", Math. Program. 178 (2019), 145-213.
+    """
+    if not isinstance(learner, ConvexLearner):
+        raise ValueError(f"learner must be a ConvexLearner, got {type(learner).__name__}")
+    if not isinstance(return_details, bool | np.bool_):
+        raise ValueError("return_details must be a bool")
+    X, y_enc, K = learner._prepare(X, y)
+    n, d = X.shape
+    q = d + 1
+    p = K * q
+    W = check_weight_matrix(masks, n, name="masks")
+    T = check_theta(thetas_hat, p, name="thetas_hat")
+    if W.shape[0] != T.shape[0]:
+        if W.shape[0] == 1:
+            W = np.broadcast_to(W, (T.shape[0], n))
+        elif T.shape[0] == 1:
+            T = np.broadcast_to(T, (W.shape[0], p))
+        else:
+            raise ValueError(f"masks has {W.shape[0]} rows but thetas_hat has {T.shape[0]}")
+    k = T.shape[0]
+    if chunk_size is None:
+        per = 8 * (5 * p * p + 4 * n * K * K + 4 * n * K + 4 * p + n)
+        chunk_size = int(max(1, min(4096, _CHUNK_BYTES // per)))
+    if not (isinstance(chunk_size, int | np.integer) and chunk_size >= 1):
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+
+    lam = learner.lam
+    all_pen = learner.penalize_intercept
+    c_gsc = gsc_constant(learner, K)
+    if learner.quadratic:
+        method = "exact-quadratic"
+    elif c_gsc is not None:
+        method = "self-concordant"
+    elif all_pen and lam > 0:
+        method = "strong-convexity"
+    else:
+        method = "none"
+    need_hessian = method in ("exact-quadratic", "self-concordant")
+
+    Xt, yt = learner._tensors(X, y_enc)
+    Xa = augment(Xt)  # shape: (n, q)
+    row_norm = Xa.norm(dim=1).numpy()  # shape: (n,)
+    outer = torch.einsum("ni,nj->nij", Xa, Xa).reshape(n, q * q) if need_hessian else None
+    u = learner._gauge_direction(d, K)  # (p,) or None
+    Qperp = None
+    if u is not None and need_hessian:
+        # orthonormal basis of the complement of u, shape: (p, p - 1)
+        Qfull, _ = torch.linalg.qr(torch.cat([u[:, None], torch.eye(p, dtype=DTYPE)], dim=1))
+        Qperp = Qfull[:, 1:p]
+    cap = _curvature_cap(learner, K)
+
+    bounds = np.empty(k)
+    res = np.empty(k)
+    res_margin = np.empty(k)
+    mus = np.full(k, np.nan)
+    Rs = np.empty(k)
+    gauge = np.zeros(k)
+
+    starts = range(0, k, chunk_size)
+    if progress:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, total=math.ceil(k / chunk_size), desc="certify", unit="chunk")
+    for s in starts:
+        e = min(k, s + chunk_size)
+        Tc = _as_tensor(np.ascontiguousarray(T[s:e]))  # shape: (m, p)
+        Wn = np.ascontiguousarray(W[s:e])
+        Wc = _as_tensor(Wn)  # shape: (m, n)
+        if u is not None:
+            a = Tc @ u  # shape: (m,)
+            gauge[s:e] = a.abs().numpy()
+            Tc = Tc - a[:, None] * u[None, :]
+        G = learner.batch_grad(Tc, Xt, yt, Wc, K)  # shape: (m, p)
+        gn = G.norm(dim=1).numpy()
+        # --- rounding margin of ||g||: magnitudes of the summed terms
+        _, dZ = learner._link(learner._margins(Tc, Xa, K), yt, "grad")  # shape: (m, n, K)
+        dzn = dZ.norm(dim=2).numpy()  # shape: (m, n)
+        tn = Tc.norm(dim=1).numpy()  # shape: (m,)
+        mag = (Wn * row_norm[None]) @ np.ones(n)  # sum_i w_i ||x~_i||
+        scale_g = ((Wn * dzn) @ row_norm + cap * tn * (Wn @ row_norm**2) + mag
+                   + lam * tn)
+        delta = _MARGIN * (n + p + 20) * _EPS * scale_g
+        g_safe = gn + delta
+        res[s:e], res_margin[s:e] = gn, delta
+        R = np.where(Wn > 0, row_norm[None], 0.0).max(axis=1) * (1.0 + 1e-12)
+        Rs[s:e] = R
+        if not need_hessian:
+            if method == "strong-convexity":
+                bounds[s:e], mus[s:e] = _active_set_refine(
+                    learner, Tc, Xt, yt, Xa, Wn, K, row_norm, g_safe, cap, lam, n, p)
+            else:
+                bounds[s:e] = np.inf
+            continue
+        H = learner.batch_hessian(Tc, Xt, yt, Wc, K, outer=outer)  # shape: (m, p, p)
+        if Qperp is not None:
+            H = Qperp.T @ H @ Qperp  # shape: (m, p-1, p-1)
+            Gp = G @ Qperp  # shape: (m, p-1); equals G up to rounding (g is orthogonal to u)
+        else:
+            Gp = G
+        eps_h = _MARGIN * (n + p + 20) * _EPS * (cap * (Wn @ row_norm**2) + lam + 1e-300)
+        if method == "exact-quadratic":
+            evals, evecs = torch.linalg.eigh(H)
+            ev = evals.numpy()
+            mu = ev[:, 0] - eps_h
+            coef = (evecs.transpose(1, 2) @ Gp[:, :, None])[:, :, 0]  # shape: (m, p)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                xc = torch.linalg.norm(evecs @ (coef / evals)[:, :, None], dim=(1, 2)).numpy()
+                b = xc + (delta + 2.0 * eps_h * xc) / mu
+            b = np.where((mu > 0) & np.isfinite(b), b, np.inf)
+            # where every coordinate is penalised, ||g|| / lam is also valid
+            if all_pen and lam > 0:
+                b = np.minimum(b, g_safe / lam)
+        else:
+            ev = torch.linalg.eigvalsh(H).numpy()
+            mu = ev[:, 0] - eps_h
+            c0 = lam if all_pen else 0.0
+            mu_l = np.maximum(mu - c0, 0.0)
+            M = c_gsc * R
+            b = _solve_increasing(mu_l, c0, M, g_safe)
+            if c0 > 0:
+                b = np.minimum(b, g_safe / c0)
+        mus[s:e] = mu
+        bounds[s:e] = b
+    if u is not None:
+        bounds = np.sqrt(bounds**2 + gauge**2)
+    if return_details:
+        return bounds, {"residual": res, "residual_margin": res_margin, "mu": mus, "R": Rs,
+                        "gauge": gauge, "method": method}
+    return bounds

@@ -1,0 +1,140 @@
+"""THEORY.md statement 2: stability of theta(S) under changes of the training set.
+
+Sum convention: F_S(theta) = sum_{i in S} w_i loss_i(theta) + lam/2 ||theta||^2 with every
+coordinate penalised (penalize_intercept=True), so F_S is lam-strongly convex. Then for any S, S'
+
+    ||theta(S) - theta(S')|| <= ||grad F_S(theta(S'))|| / lam
+                             =  ||sum_{S \\ S'} grad loss_i - sum_{S' \\ S} grad loss_i|| / lam
+                             <= G |S symmetric-difference S'| / lam,
+
+with G a bound on the per-point gradients over the ball that holds every minimiser.
+
+Claims checked (ridge, binary logistic, squared-hinge SVM; several lam)
+----------------------------------------------------------------------
+1. the sharp (middle) bound holds on every sampled pair;
+2. the uniform bound G |S delta S'| / lam holds on every pair, with G from THEORY.md (2.3);
+3. the 1/lam rate: for lam >= 30 lambda_max(c [X 1]^T [X 1]) (c the loss curvature cap; the
+   regime where the data curvature is a small perturbation of lam I), log ||theta(S) -
+   theta(S')|| against log lam has slope -1 (band [-1.1, -0.9]).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from modelpred_theory import datasets
+from modelpred_theory.learners import LogisticRegression, Ridge, SquaredHingeSVM
+from modelpred_theory.learners.objective import optimality_residual
+
+try:
+    from ._common import Report, loglog_slope, new_figure, parse_args, run_as_script, save_figure
+except ImportError:  # pragma: no cover
+    from _common import Report, loglog_slope, new_figure, parse_args, run_as_script, save_figure
+
+# Slack for float64: theta(S) is exact to ~1e-10 relative (solver tolerance), so a bound may be
+# undercut by at most that much.
+SLACK = 1e-8
+
+
+def gradient_bound(learner, X, y, lam: float) -> float:
+    """G >= max_i ||grad loss_i(theta)|| over the ball holding every theta(S) (THEORY.md 2.3).
+
+    R = max ||[x_i, 1]||. Ridge: ||theta(S)|| <= sqrt(sum y^2 / lam), G = R (R B + max|y|).
+    Logistic: |sigmoid - y| <= 1, G = R. Squared hinge: ||theta(S)|| <= sqrt(2 n / lam),
+    G = 2 R (1 + R B).
+    """
+    R = float(np.sqrt((X**2).sum(1) + 1).max())
+    n = X.shape[0]
+    if learner.name == "ridge":
+        B = np.sqrt((y**2).sum() / lam)
+        return R * (R * B + np.abs(y).max())
+    if learner.name == "logistic":
+        return R
+    if learner.name == "svm":
+        B = np.sqrt(2 * n / lam)
+        return 2 * R * (1 + R * B)
+    raise ValueError(f"no gradient bound for {learner!r}")
+
+
+def sample_pairs(n: int, k: int, max_change: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """k pairs (S, S'): S random of size >= n/4, S' = S with 1..max_change memberships toggled."""
+    S = rng.random((k, n)) < rng.uniform(0.3, 0.9, (k, 1))
+    S[:, 0] = True
+    Sp = S.copy()
+    for j in range(k):
+        idx = rng.choice(np.arange(1, n), size=rng.integers(1, max_change + 1), replace=False)
+        Sp[j, idx] = ~Sp[j, idx]
+    return S, Sp
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv, __doc__.splitlines()[0])
+    rep = Report("check_stability", "statement 2", "full" if args.full else "quick",
+                 quiet=args.quiet)
+    rep.header()
+    rng = np.random.default_rng(args.seed)
+    n, d, k = (200, 8, 400) if args.full else (40, 3, 60)
+    lams = [0.1, 1.0, 10.0]
+    reg = datasets.make_regression(n=n, d=d, noise=0.5, rng=args.seed)
+    clf = datasets.make_logistic(n=n, d=d, rng=args.seed)
+    problems = [(Ridge, reg), (LogisticRegression, clf), (SquaredHingeSVM, clf)]
+    S, Sp = sample_pairs(n, k, 8, rng)
+    sym = (S != Sp).sum(1)
+    plot_rows = []
+    for cls, ds in problems:
+        X, y = ds.X_train, ds.y_train
+        r_sharp, r_unif, n_bad1, n_bad2 = [], [], 0, 0
+        for lam in lams:
+            learner = cls(lam=lam, penalize_intercept=True)
+            th_S = learner.fit_subsets(X, y, S)
+            th_Sp = learner.fit_subsets(X, y, Sp)
+            dist = np.linalg.norm(th_S - th_Sp, axis=1)
+            sharp = optimality_residual(learner, th_Sp, X, y, S) / lam
+            unif = gradient_bound(learner, X, y, lam) * sym / lam
+            n_bad1 += int((dist > sharp * (1 + SLACK) + SLACK).sum())
+            n_bad2 += int((dist > unif * (1 + SLACK)).sum())
+            r_sharp.append(np.max(dist / sharp))
+            r_unif.append(np.max(dist / unif))
+            plot_rows.append((cls.__name__, lam, dist, sharp, unif))
+        rep.add(f"{cls.__name__}: ||theta(S)-theta(S')|| <= ||grad F_S(theta(S'))||/lam, "
+                f"{k} pairs x lam in {lams}",
+                f"{n_bad1} violations; max ratio {max(r_sharp):.3f}", "0 violations, ratio <= 1",
+                n_bad1 == 0)
+        rep.add(f"{cls.__name__}: ||theta(S)-theta(S')|| <= G |S delta S'| / lam",
+                f"{n_bad2} violations; max ratio {max(r_unif):.3g}", "0 violations", n_bad2 == 0)
+        # 3. rate in lam (regime lam >> data curvature): slope -1
+        Xa = np.c_[X, np.ones(n)]
+        curv = {"ridge": 1.0, "logistic": 0.25, "svm": 2.0}[cls.name]
+        lmax = curv * np.linalg.eigvalsh(Xa.T @ Xa)[-1]  # data curvature scale
+        big = np.array([30.0, 100.0, 300.0, 1000.0]) * lmax
+        med = []
+        for lam in big:
+            learner = cls(lam=float(lam), penalize_intercept=True)
+            dist = np.linalg.norm(learner.fit_subsets(X, y, S[:20]) - learner.fit_subsets(
+                X, y, Sp[:20]), axis=1)
+            med.append(np.median(dist))
+        slope = loglog_slope(big, med)
+        rep.add(f"{cls.__name__}: rate in lam for lam in [{big[0]:.3g}, {big[-1]:.3g}] "
+                f"(30..1000 x data curvature)",
+                f"slope {slope:.3f}", "-1 (band [-1.1, -0.9])", -1.1 <= slope <= -0.9)
+
+    if args.plot:
+        fig, ax = new_figure(2)
+        for name, lam, dist, sharp, unif in plot_rows:
+            ax[0].scatter(sharp, dist, s=5, label=f"{name} lam={lam:g}")
+            ax[1].scatter(unif, dist, s=5)
+        for a, t in zip(ax, ["||grad F_S(theta(S'))|| / lam", "G |S delta S'| / lam"],
+                        strict=True):
+            lo = min(r[2][r[2] > 0].min() for r in plot_rows)
+            hi = max(max(r[3].max(), r[4].max()) for r in plot_rows)
+            a.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+            a.set(xscale="log", yscale="log", xlabel=t, ylabel="||theta(S) - theta(S')||")
+        ax[0].set_title("sharp stability bound")
+        ax[1].set_title("uniform stability bound")
+        ax[0].legend(fontsize=5, ncol=2)
+        save_figure(fig, args, "check_stability", rep)
+    return rep.finish()
+
+
+if __name__ == "__main__":
+    run_as_script(main)

@@ -1,0 +1,158 @@
+"""Tests of the a-posteriori certificate (THEORY.md statement 3).
+
+Sum convention: F_S(theta) = sum_{i in S} w_i loss_i(theta) + lam/2 ||P theta||^2; the truth
+theta(S) is learner.fit_subsets. Since the truth is itself only exact to the solver tolerance,
+validity is tested as cert(theta_hat) >= ||theta_hat - theta_exact|| - cert(theta_exact).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from modelpred_theory import datasets, subsets
+from modelpred_theory.learners import LogisticRegression, Ridge, SquaredHingeSVM
+from modelpred_theory.setfn.certify import certify, gsc_constant
+
+
+def _problem(kind, pen, seed=0, lam=0.7):
+    if kind == "ridge":
+        ds = datasets.make_regression(n=30, d=3, noise=0.5, rng=seed)
+        return Ridge(lam=lam, penalize_intercept=pen), ds.X_train, ds.y_train
+    if kind == "binary":
+        ds = datasets.make_logistic(n=30, d=3, rng=seed)
+        return LogisticRegression(lam=lam, penalize_intercept=pen), ds.X_train, ds.y_train
+    if kind == "multi":
+        ds = datasets.make_multiclass_logistic(n=36, d=3, n_classes=3, rng=seed)
+        return (LogisticRegression(lam=lam, n_classes=3, penalize_intercept=pen), ds.X_train,
+                ds.y_train)
+    ds = datasets.make_logistic(n=30, d=3, rng=seed)
+    return SquaredHingeSVM(lam=lam, penalize_intercept=pen), ds.X_train, ds.y_train
+
+
+CASES = [(k, pen) for k in ("ridge", "binary", "multi") for pen in (False, True)]
+CASES.append(("svm", True))
+
+
+def _masks(learner, X, y, k=8, seed=1):
+    yy = None if learner.name == "ridge" else y
+    return subsets.random_subsets(len(X), k, rng=seed, min_size=8, y=yy,
+                                  require_all_classes=yy is not None)
+
+
+@pytest.mark.parametrize("kind,pen", CASES)
+def test_certificate_bounds_true_error_on_adversarial_predictions(kind, pen):
+    learner, X, y = _problem(kind, pen)
+    masks = _masks(learner, X, y)
+    exact = learner.fit_subsets(X, y, masks)
+    c_exact = certify(learner, X, y, masks, exact)
+    assert np.all(c_exact < 1e-6)
+    rng = np.random.default_rng(0)
+    k, p = exact.shape
+    preds = [exact + s * rng.standard_normal((k, p)) for s in (1e-9, 1e-6, 1e-3, 0.1, 1.0)]
+    preds += [rng.standard_normal((k, p)), 1e3 * rng.standard_normal((k, p)),
+              np.broadcast_to(learner.fit(X, y).theta, (k, p))]
+    for T in preds:
+        c = certify(learner, X, y, masks, T)
+        err = np.linalg.norm(T - exact, axis=1)
+        assert np.all(c >= err - c_exact), (c, err)
+    # near the optimum every learner with a certificate gives a finite, reasonably tight one
+    T = exact + 1e-6 * rng.standard_normal((k, p))
+    c = certify(learner, X, y, masks, T)
+    err = np.linalg.norm(T - exact, axis=1)
+    assert np.all(np.isfinite(c))
+    assert np.all(c <= 1e3 * err)
+
+
+@pytest.mark.parametrize("kind", ["ridge", "binary", "multi", "svm"])
+def test_certificate_tight_along_flattest_direction(kind):
+    learner, X, y = _problem(kind, True)
+    mask = np.ones(len(X), bool)
+    th = learner.fit(X, y).theta
+    H = learner.hessian(th, X, y)
+    v = np.linalg.eigh(H)[1][:, 0]
+    T = th + 1e-6 * v
+    c = certify(learner, X, y, mask, T)[0]
+    assert 1e-6 * (1 - 1e-6) <= c <= 1.01e-6
+
+
+def test_ridge_certificate_is_the_exact_error():
+    learner, X, y = _problem("ridge", False)
+    masks = _masks(learner, X, y)
+    exact = learner.fit_subsets(X, y, masks)
+    T = exact + np.random.default_rng(3).standard_normal(exact.shape)
+    c, det = certify(learner, X, y, masks, T, return_details=True)
+    np.testing.assert_allclose(c, np.linalg.norm(T - exact, axis=1), rtol=1e-8)
+    assert det["method"] == "exact-quadratic"
+
+
+def test_multinomial_gauge_component_is_added():
+    learner, X, y = _problem("multi", False)
+    th = learner.fit(X, y).theta
+    d = X.shape[1]
+    u = np.zeros((3, d + 1))
+    u[:, d] = 1 / np.sqrt(3)
+    c, det = certify(learner, X, y, np.ones(len(X)), th + 0.5 * u.ravel(), return_details=True)
+    assert c[0] >= 0.5 and c[0] <= 0.5 + 1e-6
+    np.testing.assert_allclose(det["gauge"][0], 0.5, rtol=1e-12)
+
+
+def test_unpenalised_svm_and_far_logistic_have_no_certificate():
+    learner, X, y = _problem("svm", False)
+    th = learner.fit(X, y).theta
+    assert np.isinf(certify(learner, X, y, np.ones(len(X)), th)[0])
+    learner, X, y = _problem("binary", False)
+    c = certify(learner, X, y, np.ones(len(X)), 100 * np.ones(X.shape[1] + 1))
+    assert np.isinf(c[0])
+
+
+def test_certificate_is_never_looser_than_strong_convexity_when_penalised():
+    for kind in ("ridge", "binary", "multi", "svm"):
+        learner, X, y = _problem(kind, True)
+        masks = _masks(learner, X, y)
+        T = learner.fit_subsets(X, y, masks) + 0.1
+        c, det = certify(learner, X, y, masks, T, return_details=True)
+        sc = (det["residual"] + det["residual_margin"]) / learner.lam
+        assert np.all(c <= sc * (1 + 1e-9))
+
+
+def test_broadcasting_chunking_and_weights():
+    learner, X, y = _problem("binary", True)
+    masks = _masks(learner, X, y, k=10)
+    th = learner.fit(X, y).theta
+    a = certify(learner, X, y, masks, th)
+    b = certify(learner, X, y, masks, np.broadcast_to(th, (10, len(th))), chunk_size=3)
+    np.testing.assert_allclose(a, b, rtol=1e-12)
+    w = np.random.default_rng(0).uniform(0.5, 2.0, len(X))
+    thw = learner.fit(X, y, sample_weight=w).theta
+    c = certify(learner, X, y, w, thw + 1e-3)
+    assert np.linalg.norm(1e-3 * np.ones_like(thw)) <= c[0] < np.inf
+
+
+def test_gsc_constant():
+    assert gsc_constant(Ridge(), 1) == 0.0
+    assert gsc_constant(LogisticRegression(), 1) == 1.0
+    assert gsc_constant(LogisticRegression(), 3) == pytest.approx(np.sqrt(2))
+    assert gsc_constant(SquaredHingeSVM(), 1) is None
+
+
+def test_bad_input_raises_before_work():
+    learner, X, y = _problem("binary", True)
+    th = learner.fit(X, y).theta
+    m = np.ones(len(X), bool)
+    with pytest.raises(ValueError, match="learner"):
+        certify("ridge", X, y, m, th)
+    with pytest.raises(ValueError, match="thetas_hat"):
+        certify(learner, X, y, m, th[:-1])
+    with pytest.raises(ValueError, match="thetas_hat"):
+        certify(learner, X, y, m, np.full_like(th, np.nan))
+    with pytest.raises(ValueError, match="masks"):
+        certify(learner, X, y, m[:-1], th)
+    with pytest.raises(ValueError, match="masks"):
+        certify(learner, X, y, np.zeros((2, len(X)), bool), th)
+    with pytest.raises(ValueError, match="rows"):
+        certify(learner, X, y, np.ones((3, len(X)), bool), np.tile(th, (2, 1)))
+    with pytest.raises(ValueError, match="chunk_size"):
+        certify(learner, X, y, m, th, chunk_size=0)
+    with pytest.raises(ValueError, match="X"):
+        certify(learner, X[:, :, None], y, m, th)
