@@ -326,3 +326,17 @@ def test_float32_curvature_path_gives_the_float64_minimiser(digits, monkeypatch)
     assert np.all(fast.grad_norms <= learner.residual_tolerance(X, y, masks))
     rel = np.linalg.norm(fast.thetas - slow.thetas, axis=1) / np.linalg.norm(slow.thetas, axis=1)
     assert rel.max() < SELF_RTOL
+
+
+def test_predict_proba_multinomial_when_rows_equal_classes():
+    X, y = _data(11, n=30, kind="multi", K=3)
+    learner = LogisticRegression(1.0)
+    theta = learner.fit(X, y).theta
+    P = learner.predict_proba(theta, X[:3])  # 3 rows, 3 classes: shapes must not be confused
+    assert P.shape == (3, 3)
+    np.testing.assert_allclose(P.sum(1), 1.0, rtol=1e-12)
+    Pb = LogisticRegression(1.0).predict_proba(np.r_[1.0, -1.0, 0.5, 0.0, 0.2], X[:2])
+    assert Pb.shape == (2, 2)
+    Pk = learner.predict_proba(np.stack([theta, theta]), X[:5])
+    assert Pk.shape == (2, 5, 3)
+    np.testing.assert_allclose(Pk[0], learner.predict_proba(theta, X[:5]))

@@ -110,9 +110,9 @@ class LogisticRegression(ConvexLearner):
     def predict_proba(self, theta, X) -> np.ndarray:
         """Class probabilities: (n, 2) binary / (n, K) multinomial; leading k for (k, p)."""
         Z = self.decision_function(theta, X)
-        if Z.shape[-1] != X.shape[0] or np.ndim(theta) == 2 and Z.ndim == 3:
-            Zt = torch.as_tensor(Z)
-            return torch.softmax(Zt, dim=-1).numpy()
+        K = np.shape(theta)[-1] // (np.shape(X)[1] + 1)
+        if K > 1:
+            return torch.softmax(torch.as_tensor(Z), dim=-1).numpy()
         s = 1.0 / (1.0 + np.exp(-Z))
         return np.stack([1 - s, s], axis=-1)
 
