@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._utils import as_generator as _as_generator
+from ._utils import check_int as _check_int
+
 __all__ = [
     "Dataset",
     "available",
@@ -54,26 +57,6 @@ _SUBNORMAL_FLUSH = 1e-300
 # ----------------------------------------------------------------------------------------------
 # validation helpers
 # ----------------------------------------------------------------------------------------------
-def _as_generator(rng: np.random.Generator | int, name: str = "rng") -> np.random.Generator:
-    """Return a numpy Generator from a Generator or a non-negative integer seed."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
-        if int(rng) < 0:
-            raise ValueError(f"{name} must be a non-negative integer seed, got {rng}")
-        return np.random.default_rng(int(rng))
-    raise TypeError(f"{name} must be a numpy.random.Generator or an int seed, got {type(rng)!r}")
-
-
-def _check_int(value: object, name: str, minimum: int | None = None) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    value = int(value)
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
 def _check_real(value: object, name: str) -> float:
     if not isinstance(value, numbers.Real) or isinstance(value, bool):
         raise TypeError(f"{name} must be a real number, got {value!r}")

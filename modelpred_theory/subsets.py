@@ -22,6 +22,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ._utils import as_generator as _as_generator
+from ._utils import check_int as _check_int
+
 __all__ = [
     "check_masks",
     "covers_all_classes",
@@ -44,26 +47,6 @@ _FRACTION_SUM_ATOL = 1e-9
 # ----------------------------------------------------------------------------------------------
 # helpers
 # ----------------------------------------------------------------------------------------------
-def _as_generator(rng: np.random.Generator | int, name: str = "rng") -> np.random.Generator:
-    """Return a numpy Generator from a Generator or a non-negative integer seed."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
-        if int(rng) < 0:
-            raise ValueError(f"{name} must be a non-negative integer seed, got {rng}")
-        return np.random.default_rng(int(rng))
-    raise TypeError(f"{name} must be a numpy.random.Generator or an int seed, got {type(rng)!r}")
-
-
-def _check_int(value: object, name: str, minimum: int | None = None) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    value = int(value)
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
 def _size_range(n: int, min_size: int, max_size: int | None) -> tuple[int, int]:
     min_size = _check_int(min_size, "min_size", minimum=1)
     max_size = n if max_size is None else _check_int(max_size, "max_size", minimum=1)
