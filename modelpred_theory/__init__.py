@@ -18,7 +18,7 @@ _LAZY = {
     "setfn": ("modelpred_theory.setfn", None),
     "applications": ("modelpred_theory.applications", None),
     "ModelPred": ("modelpred_theory.setfn", "ModelPred"),
-    "certify": ("modelpred_theory.setfn.certify", "certify"),
+    "certify": ("modelpred_theory.setfn", "certify"),
 }
 
 

@@ -19,9 +19,11 @@ plain MSE):
   by a fixed Newton-type preconditioner, r = (|S| C + lam I)^{-1} g with C the average loss
   curvature of the full pool at theta(pool) (so r ~ theta_hat - theta(S) to first order), and
   R_opt = mean((r / scale)^2): on the same scale as MSE_z, so kappa = 1 weighs both alike.
+  Because it needs no label, R_opt is also evaluated on ``n_unlabelled`` extra subsets (one
+  minibatch per step): that is where it pays off (see Notes of :class:`ModelPred`).
 * R_util (utility consistency): the training-objective gap F_S(theta_hat) - F_S(theta(S)) >= 0
-  from the learner's own ``batch_objective``, divided by |S| u / 2 with u = mean_j C_jj scale_j^2
-  (again ~ MSE_z to second order).
+  from the learner's own ``batch_objective``, divided by sum_j H_jj scale_j^2 / 2 with
+  H_jj ~ |S| C_jj + lam P_jj (again ~ MSE_z to second order). Off by default.
 
 Both regularisers run in float64 on the learner's functions; the network trains in float32 and
 predicts in float64.
@@ -67,7 +69,8 @@ def relative_error(thetas_hat, thetas) -> np.ndarray:
 
 
 def _check_pos(name, v, *, allow_zero=False, integer=False):
-    ok_type = (isinstance(v, int | np.integer) if integer else isinstance(v, int | float | np.number))
+    ok_type = (isinstance(v, int | np.integer) if integer
+               else isinstance(v, int | float | np.number))
     if isinstance(v, bool) or not ok_type or not math.isfinite(float(v)):
         kind = "an integer" if integer else "a finite number"
         raise ValueError(f"{name} must be {kind}, got {v!r}")
@@ -113,8 +116,11 @@ class ModelPred:
         False gives the "PARA" ablation: plain MSE (kappa, utility and weight penalties ignored).
     kappa : float, default=1.0
         Weight of the preconditioned optimality residual R_opt.
-    utility : float, default=1.0
-        Weight of the utility-consistency term R_util.
+    utility : float, default=0.0
+        Weight of the utility-consistency term R_util (the paper's second regulariser). Off by
+        default: on breast_cancer (lam = 1, 2,080 labelled pairs, 150 epochs) adding it with
+        weight 1 raised the held-out median error from 1.6% to 1.9%; with exact labels it is,
+        to second order, the same quadratic form as the MSE.
     weight_l1, weight_l2 : float, default=0.0
         Penalties on the network's weight matrices (sum of |w| and of w^2).
     n_unlabelled : int, default=0
@@ -142,6 +148,17 @@ class ModelPred:
     progress : bool, default=True
         tqdm bars for labelling and training.
 
+    Notes
+    -----
+    Measured on breast_cancer (L2 logistic, lam = 1; held-out permutation prefixes retaining
+    50-100% of the pool; ``modelpred demo``): with exact labels R_opt and R_util are, to
+    second order, the same quadratic form as the MSE, so on LABELLED subsets they add little
+    (equal epochs: equal error within noise). R_opt on UNLABELLED subsets does help: with 2,080
+    labelled pairs, 150 epochs and 20,000 unlabelled subsets, the median relative error fell
+    from 2.4% (plain MSE) to 1.6-1.9%. Each regularised step costs ~2-3x a plain one (float64
+    gradients over the pool), so at equal wall-clock time plain MSE with more epochs can match
+    it; the demo reports both.
+
     Attributes
     ----------
     net_ : DeepSets
@@ -154,10 +171,11 @@ class ModelPred:
 
     def __init__(self, learner, seed: int = 0, *, width: int = 128, phi_depth: int = 3,
                  rho_hidden=(128, 128, 64), pooling: str = "centred", activation: str = "elu",
-                 regularize: bool = True, kappa: float = 1.0, utility: float = 1.0,
+                 regularize: bool = True, kappa: float = 1.0, utility: float = 0.0,
                  weight_l1: float = 0.0, weight_l2: float = 0.0, n_unlabelled: int = 0,
-                 lr: float = 5e-3, batch_size: int = 128, epochs: int = 100, patience: int | None = None,
-                 eval_every: int = 1, max_time: float | None = None, val_fraction: float = 0.1,
+                 lr: float = 5e-3, batch_size: int = 128, epochs: int = 100,
+                 patience: int | None = None, eval_every: int = 1,
+                 max_time: float | None = None, val_fraction: float = 0.1,
                  sampler: str = "permutation", n_permutations: int = 40, n_subsets: int = 10000,
                  min_size: int | None = None, max_size: int | None = None, step: int = 1,
                  cache_dir: str | os.PathLike | None = None, progress: bool = True):
@@ -271,6 +289,7 @@ class ModelPred:
         -------
         self
         """
+        self.net_, self._net64, self.meta_ = None, None, {}  # refitting starts afresh
         X, y_enc, Z, K = self._encode(X, y)
         n, d = X.shape
         p = K * (d + 1)

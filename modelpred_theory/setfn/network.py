@@ -100,8 +100,9 @@ class DeepSets(nn.Module):
     buffer, frozen after training). Centring removes the large common component
     |S| * mean(phi) that otherwise drowns the membership signal (which differs between two
     subsets of equal size by O(sqrt(n)) against O(n)); with pool_scale = 1/n both parts of the
-    pooled vector are O(1). ``shift`` and ``scale`` (buffers) undo the standardisation of the targets, so
-    the module outputs parameters theta in the learner's layout (sum convention of DESIGN.md).
+    pooled vector are O(1). ``shift`` and ``scale`` (buffers) undo the standardisation of the
+    targets, so the module outputs parameters theta in the learner's layout (sum convention of
+    DESIGN.md).
 
     Parameters
     ----------
@@ -154,7 +155,7 @@ class DeepSets(nn.Module):
         layers: list[nn.Module] = []
         d_in = in_dim
         for j in range(phi_depth):
-            layers.append(nn.Linear(d_in, width, bias=False))
+            layers.append(nn.Linear(d_in, width, bias=False, device="meta"))
             if j < phi_depth - 1:
                 layers.append(act())
             d_in = width
@@ -162,10 +163,14 @@ class DeepSets(nn.Module):
         rho: list[nn.Module] = []
         d_in = width + (1 if pooling in ("sum_size", "centred") else 0)
         for h in rho_hidden:
-            rho += [nn.Linear(d_in, h, bias=rho_bias), act()]
+            rho += [nn.Linear(d_in, h, bias=rho_bias, device="meta"), act()]
             d_in = h
-        rho.append(nn.Linear(d_in, out_dim, bias=True))
+        rho.append(nn.Linear(d_in, out_dim, bias=True, device="meta"))
         self.rho = nn.Sequential(*rho)
+        # Layers are built on the meta device (torch's default init would draw from the GLOBAL
+        # generator), then materialised and initialised from a local generator.
+        self.phi.to_empty(device="cpu")
+        self.rho.to_empty(device="cpu")
         self.register_buffer("shift", torch.zeros(out_dim))
         self.register_buffer("scale", torch.ones(out_dim))
         self.register_buffer("pool_scale", torch.ones(()))
