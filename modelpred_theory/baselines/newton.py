@@ -10,7 +10,7 @@ import math
 import numpy as np
 import torch
 
-from ..learners.base import _as_tensor, augment
+from ..learners.base import _as_tensor, augment, outer_products
 from ..subsets import loo_masks
 from ._common import (
     HessianSolver,
@@ -77,8 +77,7 @@ def newton_step(learner, X, y, masks, base_mask=None, *, theta_base=None,
         chunk_size = learner.default_chunk_size(n, p, K)
     if not (isinstance(chunk_size, int | np.integer) and chunk_size >= 1):
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    Xa = augment(Xt)
-    outer = torch.einsum("ni,nj->nij", Xa, Xa).reshape(n, (d + 1) ** 2)  # shape: (n, q*q)
+    outer = outer_products(Xt)  # shape: (n, q(q+1)/2)
     u = learner._gauge_direction(d, K)
     out = np.empty((k, p))
     starts = range(0, k, chunk_size)

@@ -98,6 +98,21 @@ def augment(X: torch.Tensor) -> torch.Tensor:
     return torch.cat([X, ones], dim=1)
 
 
+def _triu_indices(q: int, device=None):
+    idx = torch.triu_indices(q, q, device=device)
+    return idx[0], idx[1]
+
+
+def outer_products(X: torch.Tensor) -> torch.Tensor:
+    """Packed upper triangles of [x_i, 1][x_i, 1]^T: (n, d) -> (n, q(q+1)/2), q = d + 1.
+
+    Computed once per pool; ``batch_hessian`` turns them into all k Hessians with one GEMM.
+    """
+    Xa = augment(X)
+    i, j = _triu_indices(Xa.shape[1], Xa.device)
+    return Xa[:, i] * Xa[:, j]
+
+
 class ConvexLearner(ABC):
     """Base class of the generalised-linear convex learners (see module docstring).
 
@@ -220,18 +235,22 @@ class ConvexLearner(ABC):
                       outer: torch.Tensor | None = None) -> torch.Tensor:
         """Hessian of F_S at theta_k per row (generalised Hessian for the SVM): (k, p, p).
 
-        All k Hessians come from one GEMM against the per-row outer products
-        ``outer`` (n, (d+1)^2), which callers may precompute once per pool.
+        All k Hessians come from one GEMM against the packed per-row outer products
+        ``outer = outer_products(X)`` (n, q(q+1)/2), which callers may precompute once per pool.
         """
         Xa = augment(X)
         n, q = Xa.shape
         k = Theta.shape[0]
         K = K or Theta.shape[1] // q
         if outer is None:
-            outer = torch.einsum("ni,nj->nij", Xa, Xa).reshape(n, q * q)
+            outer = outer_products(X)
         _, _, A = self._link(self._margins(Theta, Xa, K), y, "hess")  # shape: (k, n, K, K)
         M = (W[:, :, None, None] * A).reshape(k, n, K * K).transpose(1, 2)  # (k, K*K, n)
-        H = M.reshape(k * K * K, n) @ outer  # shape: (k*K*K, q*q), the one GEMM
+        packed = M.reshape(k * K * K, n) @ outer  # shape: (k*K*K, q(q+1)/2), the one GEMM
+        i, j = _triu_indices(q, packed.device)
+        H = packed.new_empty(k * K * K, q, q)
+        H[:, i, j] = packed  # every (class a, class b) block is symmetric in (i, j)
+        H[:, j, i] = packed
         if K == 1:
             H = H.reshape(k, q, q)
         else:
@@ -379,10 +398,8 @@ class ConvexLearner(ABC):
         """
         k, p = Theta.shape
         d = Xt.shape[1]
-        q = d + 1
         if outer is None:
-            Xa = augment(Xt)
-            outer = torch.einsum("ni,nj->nij", Xa, Xa).reshape(Xa.shape[0], q * q)
+            outer = outer_products(Xt)
         scale = self._grad_scale(Xt, yt, W, K)
         tol_abs = self.tol * scale
         n_iter = torch.zeros(k, dtype=torch.long)
@@ -514,8 +531,7 @@ class ConvexLearner(ABC):
         if not (isinstance(chunk_size, int | np.integer) and chunk_size >= 1):
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
         Xt, yt = self._tensors(X, y_enc)
-        Xa = augment(Xt)
-        outer = torch.einsum("ni,nj->nij", Xa, Xa).reshape(n, (d + 1) ** 2)
+        outer = outer_products(Xt)
         thetas = np.empty((k, p))
         gn = np.empty(k)
         its = np.empty(k, dtype=np.int64)

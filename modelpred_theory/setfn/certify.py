@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ..learners._validation import check_theta, check_weight_matrix
-from ..learners.base import DTYPE, ConvexLearner, _as_tensor, augment
+from ..learners.base import DTYPE, ConvexLearner, _as_tensor, augment, outer_products
 
 __all__ = ["certify", "gsc_constant"]
 
@@ -244,7 +244,7 @@ def certify(learner, X, y, masks, thetas_hat, return_details: bool = False, *,
     Xt, yt = learner._tensors(X, y_enc)
     Xa = augment(Xt)  # shape: (n, q)
     row_norm = Xa.norm(dim=1).numpy()  # shape: (n,)
-    outer = torch.einsum("ni,nj->nij", Xa, Xa).reshape(n, q * q) if need_hessian else None
+    outer = outer_products(Xt) if need_hessian else None
     u = learner._gauge_direction(d, K)  # (p,) or None
     Qperp = None
     if u is not None and need_hessian:
