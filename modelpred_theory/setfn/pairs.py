@@ -185,7 +185,7 @@ def label_masks(learner, X, y, masks, *, cache_dir: str | os.PathLike | None = N
     y : ndarray of shape (n,)
     masks : ndarray of shape (k, n), bool
     cache_dir : path, optional
-        Root of the cache; the chunks go to ``cache_dir/pairs-<key>/chunk_XXXXX.npz``.
+        Root of the cache; the chunks go to ``cache_dir/pairs-<key>/chunk_<index>.npz``.
         None: no disk cache.
     chunk_size : int
         Subsets per chunk (and per cache file).
@@ -232,7 +232,7 @@ def label_masks(learner, X, y, masks, *, cache_dir: str | os.PathLike | None = N
                             thetas[s:e], gnorms[s:e] = z["thetas"], z["grad_norms"]
                             continue
                 except (OSError, ValueError, KeyError):  # a damaged file is recomputed
-                    pass
+                    f.unlink(missing_ok=True)
         todo.append(c)
     it = todo
     if progress and todo:
