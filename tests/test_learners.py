@@ -310,8 +310,8 @@ def test_bad_inputs_raise_clear_errors():
         lr.fit_subsets(X, y, np.ones((1, len(y)), bool), chunk_size=0)
 
 
-def test_float32_curvature_path_gives_the_float64_minimiser(digits, monkeypatch):
-    """Large p builds the Newton Hessian in float32; the fixed point must stay float64-exact."""
+def test_newton_cg_path_gives_the_direct_newton_minimiser(digits, monkeypatch):
+    """Large p solves Newton steps by preconditioned CG; the fixed point must not change."""
     import modelpred_theory.learners.base as base
 
     X, y = digits
@@ -319,13 +319,34 @@ def test_float32_curvature_path_gives_the_float64_minimiser(digits, monkeypatch)
     rng = np.random.default_rng(4)
     masks = rng.random((6, len(y))) < 0.5
     masks[:, :20] = True
-    fast = learner.fit_subsets(X, y, masks, return_info=True)
-    monkeypatch.setattr(base, "_F32_MIN_P", 10**9)
-    slow = learner.fit_subsets(X, y, masks, return_info=True)
-    assert fast.converged.all() and slow.converged.all()
-    assert np.all(fast.grad_norms <= learner.residual_tolerance(X, y, masks))
-    rel = np.linalg.norm(fast.thetas - slow.thetas, axis=1) / np.linalg.norm(slow.thetas, axis=1)
+    assert learner.param_dim(X, y) >= base._CG_MIN_P  # the CG path is the one exercised
+    cg = learner.fit_subsets(X, y, masks, return_info=True)
+    monkeypatch.setattr(base, "_CG_MIN_P", 10**9)
+    direct = learner.fit_subsets(X, y, masks, return_info=True)
+    assert cg.converged.all() and direct.converged.all()
+    assert np.all(cg.grad_norms <= learner.residual_tolerance(X, y, masks))
+    rel = np.linalg.norm(cg.thetas - direct.thetas, axis=1) / np.linalg.norm(direct.thetas, axis=1)
     assert rel.max() < SELF_RTOL
+
+
+@pytest.mark.parametrize("pen", [False, True])
+def test_newton_cg_path_for_binary_learners(pen, monkeypatch):
+    """Force the CG path on small problems (logistic and the SVM's generalised Hessian)."""
+    import modelpred_theory.learners.base as base
+
+    X, y = _data(8, n=80, d=5)
+    rng = np.random.default_rng(0)
+    masks = rng.random((5, len(y))) < 0.7
+    masks[:, :2] = True
+    for learner in (LogisticRegression(0.5, penalize_intercept=pen),
+                    SquaredHingeSVM(0.5, penalize_intercept=pen)):
+        direct = learner.fit_subsets(X, y, masks)
+        monkeypatch.setattr(base, "_CG_MIN_P", 1)
+        res = learner.fit_subsets(X, y, masks, return_info=True)
+        monkeypatch.setattr(base, "_CG_MIN_P", 10**9)
+        assert res.converged.all()
+        rel = np.linalg.norm(res.thetas - direct, axis=1) / np.linalg.norm(direct, axis=1)
+        assert rel.max() < SELF_RTOL
 
 
 def test_predict_proba_multinomial_when_rows_equal_classes():

@@ -42,11 +42,14 @@ DTYPE = torch.float64
 DEFAULT_TOL = 1e-10
 # Armijo slack in units of |F|: objective differences below ~4 ulp of F are rounding noise.
 _ARMIJO_SLACK = 8 * np.finfo(np.float64).eps
-# From this many parameters on, Newton's Hessian is built and factorised in float32 (half the
-# GEMM/Cholesky cost). The gradient, the line search and the stopping test stay float64, so the
-# fixed point is the float64 theta(S); an O(1e-7) relative Hessian error only turns quadratic
-# convergence into a very fast linear one (about one extra iteration).
-_F32_MIN_P = 256
+# From this many parameters on, each Newton step is solved inexactly by Jacobi-preconditioned
+# conjugate gradients on Hessian-vector products (truncated Newton) instead of forming and
+# factorising k (p, p) Hessians. The gradient, line search and stopping test are unchanged
+# (float64), so the fixed point is the same theta(S); the forcing term
+# eta = min(0.5, sqrt(||g|| / scale)) keeps convergence superlinear.
+_CG_MIN_P = 256
+# CG iterations per Newton step at most (each is one batched Hessian-vector product).
+_CG_MAX_ITER = 250
 # Memory budget (bytes) per chunk of subsets in fit_subsets.
 _CHUNK_BYTES = 256 * 2**20
 
@@ -262,13 +265,68 @@ class ConvexLearner(ABC):
     def batch_hvp(self, Theta, V, X, y, W, K: int | None = None) -> torch.Tensor:
         """Hessian-vector products H_S(theta_k) v_k without forming H: (k, p)."""
         Xa = augment(X)
-        q = Xa.shape[1]
-        K = K or Theta.shape[1] // q
+        K = K or Theta.shape[1] // Xa.shape[1]
         _, _, A = self._link(self._margins(Theta, Xa, K), y, "hess")
-        Zv = self._margins(V, Xa, K)  # shape: (k, n, K)
-        AZv = torch.einsum("knab,knb->kna", A, Zv)
-        out = torch.einsum("kn,kna,nj->kaj", W, AZv, Xa).reshape(V.shape)
+        out = self._curvature_product(W[:, :, None, None] * A, Xa, V, K)
         return out + self.lam * self.penalty_vector(X.shape[1], K, Theta.dtype) * V
+
+    def _curvature_product(self, WA, Xa, V, K: int) -> torch.Tensor:
+        """sum_i w_i (A_i (V x_i)) x_i^T for weighted curvatures WA (k, n, K, K): (k, p)."""
+        Zv = self._margins(V, Xa, K)  # shape: (k, n, K)
+        AZv = torch.einsum("knab,knb->kna", WA, Zv)
+        return torch.einsum("kna,nj->kaj", AZv, Xa).reshape(V.shape)
+
+    def _cg_step(self, Ta, Xt, yt, Wa, K, G, gn, scale, u) -> torch.Tensor:
+        """Truncated Newton step: solve H s = -G by Jacobi-preconditioned CG, per subset.
+
+        Stops subset j when ||H s + G|| <= eta_j ||G_j||, eta_j = min(0.5, sqrt(||G_j|| /
+        scale_j)). The gauge direction u (multinomial, unpenalised intercepts) gets curvature
+        c u u^T as in the direct solve. Every CG iterate is a descent direction.
+        """
+        Xa = augment(Xt)
+        k, p = Ta.shape
+        _, _, A = self._link(self._margins(Ta, Xa, K), yt, "hess")
+        WA = Wa[:, :, None, None] * A  # shape: (k, n, K, K)
+        pen = self.lam * self.penalty_vector(Xt.shape[1], K, Ta.dtype)
+        diag = torch.einsum("kna,ni->kai", torch.diagonal(WA, dim1=2, dim2=3), Xa**2)
+        diag = diag.reshape(k, p) + pen  # shape: (k, p), the Jacobi preconditioner
+        c = diag.mean(1)
+        if u is not None:
+            diag = diag + c[:, None] * u**2
+
+        def hv(V):
+            out = self._curvature_product(WA, Xa, V, K) + pen * V
+            if u is not None:
+                out = out + c[:, None] * u * (V @ u)[:, None]
+            return out
+
+        target = torch.clamp(torch.sqrt(gn / scale), max=0.5) * gn
+        floor = torch.finfo(DTYPE).tiny
+        x = torch.zeros_like(G)
+        r = -G
+        z = r / diag.clamp(min=floor)
+        d = z.clone()
+        rz = (r * z).sum(1)
+        live = r.norm(dim=1) > target
+        for _ in range(min(_CG_MAX_ITER, 2 * p)):
+            if not bool(live.any()):
+                break
+            Hd = hv(d)
+            dHd = (d * Hd).sum(1)
+            live = live & (dHd > floor)  # no curvature left along d: keep the current iterate
+            alpha = torch.where(live, rz / dHd.clamp(min=floor), torch.zeros_like(rz))
+            x = x + alpha[:, None] * d
+            r = r - alpha[:, None] * Hd
+            live = live & (r.norm(dim=1) > target)
+            z = r / diag.clamp(min=floor)
+            rz_new = (r * z).sum(1)
+            beta = torch.where(live, rz_new / rz.clamp(min=floor), torch.zeros_like(rz))
+            d = torch.where(live[:, None], z + beta[:, None] * d, d)
+            rz = torch.where(live, rz_new, rz)
+        fallback = (x * G).sum(1) >= 0  # e.g. zero curvature on the first direction
+        if bool(fallback.any()):
+            x[fallback] = -G[fallback] / diag[fallback].clamp(min=floor)
+        return x
 
     def batch_per_sample_loss(self, Theta, X, y, K: int | None = None) -> torch.Tensor:
         """Unweighted per-sample losses loss(theta_k; x_i, y_i): (k, n)."""
@@ -406,10 +464,7 @@ class ConvexLearner(ABC):
         gnorm = torch.full((k,), float("inf"), dtype=DTYPE)
         active = torch.arange(k)
         u = self._gauge_direction(d, K)
-        use32 = p >= _F32_MIN_P and not self.quadratic
-        if use32:
-            X32, outer32 = Xt.float(), outer.float()
-            y32 = yt.float() if yt.is_floating_point() else yt
+        use_cg = p >= _CG_MIN_P and not self.quadratic
         Theta = self._fix_gauge(Theta.clone(), d, K)
         for _ in range(self.max_iter + 1):
             Ta, Wa = Theta[active], W[active]
@@ -420,15 +475,16 @@ class ConvexLearner(ABC):
             active, Ta, Wa, G = active[keep], Ta[keep], Wa[keep], G[keep]
             if active.numel() == 0 or int(n_iter[active].max()) >= self.max_iter:
                 break
-            if use32:  # float32 curvature, float64 gradient: same fixed point, see _F32_MIN_P
-                H = self.batch_hessian(Ta.float(), X32, y32, Wa.float(), K, outer=outer32)
+            if use_cg:
+                step = self._cg_step(Ta, Xt, yt, Wa, K, G, gn[keep], scale[active], u)
             else:
                 H = self.batch_hessian(Ta, Xt, yt, Wa, K, outer=outer)
-            if u is not None:  # regularise the gauge (null) direction only; see _gauge_direction
-                c = torch.diagonal(H, dim1=1, dim2=2).mean(1)  # shape: (k,)
-                idx = torch.nonzero(u).squeeze(1)
-                H[:, idx[:, None], idx[None, :]] += c[:, None, None] * torch.outer(u[idx], u[idx])
-            step = -self._solve(H, G.to(H.dtype)).to(DTYPE)
+                if u is not None:  # regularise the gauge (null) direction only
+                    c = torch.diagonal(H, dim1=1, dim2=2).mean(1)  # shape: (k,)
+                    idx = torch.nonzero(u).squeeze(1)
+                    H[:, idx[:, None], idx[None, :]] += (c[:, None, None]
+                                                         * torch.outer(u[idx], u[idx]))
+                step = -self._solve(H, G)
             if self.quadratic:
                 Theta[active] = self._fix_gauge(Ta + step, d, K)
                 n_iter[active] += 1
@@ -448,8 +504,6 @@ class ConvexLearner(ABC):
                 if bool(done.all()):
                     break
                 t[idx[~ok]] *= 0.5
-            if use32 and not bool(done.all()):
-                use32 = False  # the float32 step found no descent somewhere: back to float64
             Theta[active] = self._fix_gauge(new, d, K)
             n_iter[active] += 1
         converged = gnorm <= tol_abs
