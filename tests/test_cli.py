@@ -35,5 +35,9 @@ def test_console_entry_point_runs():
     assert "modelpred" in proc.stdout
 
 
-def test_figures_list_finds_scripts(capsys):
+def test_figures_list_finds_scripts_and_skips_helpers(capsys):
     assert cli.main(["figures", "--list"]) == 0
+    listed = capsys.readouterr().out.split()
+    assert "influence_vs_removed.py" in listed
+    assert "app_valuation.py" in listed
+    assert "app_common.py" not in listed  # a helper module without main()
