@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-FULL = {"n_train": 300, "n_permutations": 60, "step": 5, "epochs": 200, "n_unlabelled": 10000,
+FULL = {"n_train": 300, "n_permutations": 300, "step": 5, "epochs": 60, "n_unlabelled": 10000,
         "n_new": 10000, "exact_sample": 1000}
 QUICK = {"n_train": 300, "n_permutations": 4, "step": 25, "epochs": 2, "n_unlabelled": 200,
          "n_new": 1000, "exact_sample": 40}
