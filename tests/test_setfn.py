@@ -362,8 +362,8 @@ def test_demo_quick_smoke(tmp_path):
     assert (tmp_path / "modelpred_demo.png").is_file()
     on_disk = json.loads((tmp_path / "modelpred_demo.json").read_text())
     methods = on_disk["experiments"]["deletion"]["methods"]
-    assert set(methods) == {"exact retraining", "ModelPred", "PARA", "influence (1st order)",
-                            "Newton step", "linear datamodel"}
+    assert set(methods) == {"exact retraining", "ModelPred", "PARA", "ModelPred (paper)",
+                            "influence (1st order)", "Newton step", "linear datamodel"}
     assert methods["exact retraining"]["median_rel_err"] == 0.0
     assert res["targets"]["certificate_coverage_all"] is True
     assert res["predict_then_correct"]["max_residual"] <= 1e-10

@@ -5,11 +5,12 @@ F_S(theta) = sum_{i in S} w_i loss_i(theta) + lam/2 ||P theta||^2 (C = 1/lam).
 """
 
 from .certify import certify, gsc_constant
-from .model import ModelPred, relative_error
+from .model import PAPER_SETTINGS, ModelPred, relative_error
 from .network import DeepSets, encode_points, pad_sets
 from .pairs import TrainingPairs, data_fingerprint, generate_pairs, label_masks, sample_masks
 
 __all__ = [
+    "PAPER_SETTINGS",
     "certify",
     "gsc_constant",
     "DeepSets",

@@ -47,7 +47,14 @@ from ..learners._validation import check_weight_matrix, check_X
 from .network import DeepSets, encode_points, pad_sets
 from .pairs import data_fingerprint, generate_pairs, label_masks, learner_spec, sample_masks
 
-__all__ = ["ModelPred", "relative_error"]
+__all__ = ["PAPER_SETTINGS", "ModelPred", "relative_error"]
+
+# The published method's training settings (PAPER.md): sum pooling, Adam with lr 1e-4, batch 32,
+# 15 epochs, L = MSE + R_opt + R_util + 0.01 (L1 + L2 of the weights). Use them as
+# ModelPred(learner, **PAPER_SETTINGS); the library's defaults (centred pooling, lr 5e-3,
+# batch 128, cosine schedule, more epochs) are what `modelpred demo` compares them against.
+PAPER_SETTINGS = {"pooling": "sum", "lr": 1e-4, "batch_size": 32, "epochs": 15, "kappa": 1.0,
+                  "utility": 1.0, "weight_l1": 0.01, "weight_l2": 0.01}
 
 _FORMAT = "modelpred-theory/ModelPred"
 _FORMAT_VERSION = 1
