@@ -369,3 +369,17 @@ def test_demo_quick_smoke(tmp_path):
     assert res["predict_then_correct"]["max_residual"] <= 1e-10
     with pytest.raises(SystemExit):
         cli_main(["--seed", "-1"])
+
+
+def test_demo_learner_choice_is_validated_before_work():
+    from modelpred_theory.setfn.demo import run_demo
+
+    with pytest.raises(ValueError, match="learner must be one of"):
+        run_demo("iris2", learner="tree", quick=True, cache_dir=None, make_figure=False,
+                 verbose=False)
+    with pytest.raises(ValueError, match="'svm' is binary"):
+        run_demo("wine", learner="svm", quick=True, cache_dir=None, make_figure=False,
+                 verbose=False)
+    with pytest.raises(ValueError, match="needs a regression"):
+        run_demo("iris2", learner="ridge", quick=True, cache_dir=None, make_figure=False,
+                 verbose=False)
