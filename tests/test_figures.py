@@ -39,3 +39,35 @@ def test_paper_experiments_quick(tmp_path):
 def test_paper_experiments_rejects_negative_seed():
     with pytest.raises(SystemExit):
         _load("paper_experiments").main(["--seed", "-1"])
+
+
+def _load_bench(name):
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", ROOT / "bench" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.slow
+def test_exact_solver_bench_quick(tmp_path, capsys):
+    out = tmp_path / "exact.json"
+    res = _load_bench("bench_exact_solvers").main(["--quick", "--out", str(out)])
+    assert json.loads(out.read_text()) == json.loads(json.dumps(res))
+    for w in res["workloads"]:
+        assert w["all_converged"] and w["all_residuals_below_tol"]
+        assert w["max_rel_diff_vs_sklearn"] < 1e-5  # independent reference, same objective
+
+
+@pytest.mark.slow
+@pytest.mark.torch
+def test_digits_bench_quick_and_rank_floor(tmp_path, capsys):
+    mod = _load_bench("modelpred_digits_speed")
+    assert mod.main(["--quick", "--out", str(tmp_path), "--cache-dir", str(tmp_path / "c"),
+                     "--rho-hidden", "32,8"]) == 0
+    res = json.loads((tmp_path / "modelpred_digits_speed_quick.json").read_text())
+    assert res["p"] == 650 and res["output_rank"] == 8
+    assert res["correct_max_residual"] <= 1e-10
+    # no predictor confined to an 8-dim affine subspace can beat the best such subspace by much
+    assert res["modelpred_median_rel_err"] >= 0.9 * res["best_rank_r_affine_median_rel_err"]
+    with pytest.raises(SystemExit):
+        mod.main(["--quick", "--rho-hidden", "a,b"])
