@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from modelpred_theory._scripts import load_script, script_dir
 
 
 def _load(name):
-    spec = importlib.util.spec_from_file_location(f"_fig_{name}", ROOT / "figures" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(script_dir("figures") / f"{name}.py")
 
 
 @pytest.mark.torch
@@ -42,10 +37,7 @@ def test_paper_experiments_rejects_negative_seed():
 
 
 def _load_bench(name):
-    spec = importlib.util.spec_from_file_location(f"_bench_{name}", ROOT / "bench" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(script_dir("bench") / f"{name}.py")
 
 
 @pytest.mark.slow
