@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..learners._validation import check_sample_weight, check_theta, check_weight_matrix
-from ..learners.base import DTYPE, ConvexLearner, _as_tensor
+from ..learners.base import DTYPE, ConvexLearner, _as_tensor, regularise_gauge
 
 # Tolerance on the optimality residual of a caller-supplied base fit, relative to
 # max(1, ||grad F_base(0)||). Reason: the exact solvers stop at 1e-10; 1e-6 accepts any fit
@@ -107,11 +107,8 @@ class HessianSolver:
     """
 
     def __init__(self, H: np.ndarray | torch.Tensor, u: torch.Tensor | None):
-        H = _as_tensor(H)
         self.u = u
-        if u is not None:
-            c = torch.diagonal(H).mean()
-            H = H + c * torch.outer(u, u)
+        H = regularise_gauge(_as_tensor(H), u)
         L, info = torch.linalg.cholesky_ex(H)
         self._L = L if int(info) == 0 else None
         self._pinv = None

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import torch
 
-from ..learners.base import _as_tensor, augment, outer_products
+from ..learners.base import _as_tensor, augment, outer_products, regularise_gauge
 from ..subsets import loo_masks
 from ._common import (
     HessianSolver,
@@ -93,10 +93,8 @@ def newton_step(learner, X, y, masks, base_mask=None, *, theta_base=None,
             G = learner.batch_grad(Theta, Xt, yt, Wc, K)  # shape: (k_c, p)
             H = learner.batch_hessian(Theta, Xt, yt, Wc, K, outer=outer)  # shape: (k_c, p, p)
             if u is not None:
-                c = torch.diagonal(H, dim1=1, dim2=2).mean(1)[:, None, None]
-                H = H + c * torch.outer(u, u)
                 G = G - (G @ u)[:, None] * u[None, :]
-            step = learner._solve(H, G)
+            step = learner._solve(regularise_gauge(H, u), G)
             out[s:e] = learner._fix_gauge(Theta - step, d, K).numpy()
     return out
 

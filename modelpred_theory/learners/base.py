@@ -116,6 +116,20 @@ def outer_products(X: torch.Tensor) -> torch.Tensor:
     return Xa[:, i] * Xa[:, j]
 
 
+def regularise_gauge(H: torch.Tensor, u: torch.Tensor | None) -> torch.Tensor:
+    """H + c u u^T with c the mean diagonal of H, for H (p, p) or (k, p, p); H itself if u is None.
+
+    The multinomial objective with unpenalised intercepts is flat along the unit gauge
+    direction u. Gradients are orthogonal to u and H u = 0, so solving with H + c u u^T gives
+    the solution in the centred subspace (the pseudo-inverse of H there) without harming the
+    conditioning.
+    """
+    if u is None:
+        return H
+    c = torch.diagonal(H, dim1=-2, dim2=-1).mean(-1)[..., None, None]
+    return H + c * torch.outer(u, u)
+
+
 class ConvexLearner(ABC):
     """Base class of the generalised-linear convex learners (see module docstring).
 
@@ -479,12 +493,7 @@ class ConvexLearner(ABC):
                 step = self._cg_step(Ta, Xt, yt, Wa, K, G, gn[keep], scale[active], u)
             else:
                 H = self.batch_hessian(Ta, Xt, yt, Wa, K, outer=outer)
-                if u is not None:  # regularise the gauge (null) direction only
-                    c = torch.diagonal(H, dim1=1, dim2=2).mean(1)  # shape: (k,)
-                    idx = torch.nonzero(u).squeeze(1)
-                    H[:, idx[:, None], idx[None, :]] += (c[:, None, None]
-                                                         * torch.outer(u[idx], u[idx]))
-                step = -self._solve(H, G)
+                step = -self._solve(regularise_gauge(H, u), G)
             if self.quadratic:
                 Theta[active] = self._fix_gauge(Ta + step, d, K)
                 n_iter[active] += 1
