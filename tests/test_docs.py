@@ -199,5 +199,5 @@ def test_tutorials_are_numbered_scripts_with_titles():
     assert numbers == sorted(set(numbers)) and len(numbers) >= 1
     for path in scripts:
         text = path.read_text()
-        assert re.match(r'^"""\n?.+\n=+\n', text), f"{path.name}: no gallery title"
+        assert re.match(r'^r?"""\n?.+\n=+\n', text), f"{path.name}: no gallery title"
         assert "plt." in text, f"{path.name}: leaves no figure"
