@@ -11,7 +11,8 @@ Every learner in the library minimises the **sum** objective
 
 .. math::
 
-   F_S(\theta) = \sum_{i \in S} w_i\, \ell(\theta; x_i, y_i) + \frac{\lambda}{2}\lVert P\theta\rVert^2 ,
+   F_S(\theta) = \sum_{i \in S} w_i\, \ell(\theta; x_i, y_i)
+                 + \frac{\lambda}{2}\lVert P\theta\rVert^2 ,
 
 with a regulariser that does not change with :math:`|S|`. scikit-learn's ``C`` multiplies the
 loss instead, so :math:`C = 1/\lambda`.
@@ -77,7 +78,8 @@ for s in sizes:
     m = np.zeros(n, dtype=bool)
     m[rng.permutation(n)[:s]] = True
     norm_sum.append(np.linalg.norm(learner.fit(X, y, sample_weight=m).theta))
-    mean_learner = mpt.learners.LogisticRegression(lam=lam * s / n)  # mean convention, same at |S|=n
+    # the mean convention is the sum convention with lam |S|; scaled to agree at |S| = n
+    mean_learner = mpt.learners.LogisticRegression(lam=lam * s / n)
     norm_mean.append(np.linalg.norm(mean_learner.fit(X, y, sample_weight=m).theta))
 
 fig, ax = plt.subplots(figsize=(6, 3.6))

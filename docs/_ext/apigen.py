@@ -113,7 +113,8 @@ def top_page(package: str = PACKAGE) -> str:
            "Re-exported at the top level (``import modelpred_theory as mpt; mpt.NAME``):\n"]
     for name, target in top_level_entries(package).items():
         out.append(f"- ``{name}``: :py:obj:`{target}`")
-    out.append(f"- ``__version__``: the package version, ``{importlib.import_module(package).__version__}``")
+    version = importlib.import_module(package).__version__
+    out.append(f"- ``__version__``: the package version, ``{version}``")
     out.append("")
     out.append(_title("Modules", "-"))
     for modname in documented_modules(package):
