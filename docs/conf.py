@@ -84,6 +84,7 @@ sphinx_gallery_conf = {
     "show_memory": False,
     "show_signature": False,
     "image_scrapers": ("matplotlib",),
+    "reset_modules": ("matplotlib", "gallery_setup.one_torch_thread"),
     "capture_repr": ("_repr_html_", "__repr__"),
     "plot_gallery": "True",
     # the execution-times pages load jQuery/DataTables from CDNs: not written (offline site);
@@ -91,6 +92,8 @@ sphinx_gallery_conf = {
     "write_computation_times": False,
     "junit": "../sphinx-gallery-junit.xml",
 }
+
+html_math_renderer = "mathml"  # docs/_ext/mathml.py: MathML at build time, no MathJax
 
 # -- HTML: pydata-sphinx-theme, nothing fetched from the network ----------------------------
 html_theme = "pydata_sphinx_theme"

@@ -9,24 +9,32 @@ understand fails the build with its source, instead of silently showing raw LaTe
 
 from __future__ import annotations
 
+import re
+
 from docutils import nodes
 from docutils.utils.math import latex2mathml
 from sphinx.errors import ExtensionError
 
 
-def _convert(latex: str, block: bool, node) -> str:
+# Delimiter-size commands the converter does not know: MathML stretches delimiters itself.
+_SIZING = re.compile(r"\\(?:[bB]ig{1,2}|[bB]igg)[lrm]?(?![a-zA-Z])")
+
+
+def _convert(latex: str, block: bool, node, docname: str | None = None) -> str:
+    latex = _SIZING.sub("", latex)
     try:
         try:
             return latex2mathml.tex2mathml(latex, as_block=block)
         except TypeError:  # docutils < 0.22 spells the option "inline"
             return latex2mathml.tex2mathml(latex, inline=not block)
     except Exception as exc:  # the converter raises SyntaxError / ValueError / KeyError
-        where = f"{node.source}:{node.line}" if node.source else "unknown source"
+        where = (f"{node.source}:{node.line}" if node.source
+                 else f"document {docname!r}" if docname else "unknown source")
         raise ExtensionError(f"MathML conversion failed at {where} for {latex!r}: {exc}") from exc
 
 
 def visit_math_html(self, node):
-    self.body.append(_convert(node.astext(), False, node))
+    self.body.append(_convert(node.astext(), False, node, self.builder.current_docname))
     raise nodes.SkipNode
 
 
@@ -40,7 +48,7 @@ def visit_displaymath_html(self, node):
     self.body.append(self.starttag(node, "div", CLASS="math-wrapper docutils container"))
     if node.get("number"):
         self.body.append(f'<span class="eqno">({node["number"]})</span>')
-    self.body.append(_convert(latex, True, node))
+    self.body.append(_convert(latex, True, node, self.builder.current_docname))
     self.body.append("</div>\n")
     raise nodes.SkipNode
 
