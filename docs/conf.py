@@ -88,9 +88,8 @@ sphinx_gallery_conf = {
     "capture_repr": ("_repr_html_", "__repr__"),
     "plot_gallery": "True",
     # the execution-times pages load jQuery/DataTables from CDNs: not written (offline site);
-    # per-tutorial times go to a local JUnit file instead (read by `make docs`).
+    # `make docs` prints the per-tutorial times from the tutorial pages instead.
     "write_computation_times": False,
-    "junit": "../sphinx-gallery-junit.xml",
 }
 
 html_math_renderer = "mathml"  # docs/_ext/mathml.py: MathML at build time, no MathJax

@@ -9,9 +9,12 @@ gradient sum (no :math:`1/n` factors: sum convention):
 
 .. math::
 
-   \theta_{\mathrm{IF}} = \theta_0 + H_S^{-1} g_G \quad\text{(influence: full-fit Hessian)},
+   \theta_{\mathrm{IF}} = \theta_0 + H_S^{-1} g_G ,
    \qquad
-   \theta_{\mathrm{N}} = \theta_0 + H_{S\setminus G}^{-1} g_G \quad\text{(one Newton step)}.
+   \theta_{\mathrm{N}} = \theta_0 + H_{S\setminus G}^{-1} g_G .
+
+The influence function :math:`\theta_{\mathrm{IF}}` uses the Hessian of the full fit; one
+Newton step :math:`\theta_{\mathrm{N}}` uses the Hessian of what remains.
 
 THEORY.md (statement 4) bounds both errors by a term *second order* in :math:`\lVert
 g_G\rVert`; the influence function pays an extra :math:`\lVert H_G\rVert\,\lVert g_G\rVert`

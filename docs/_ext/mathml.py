@@ -15,18 +15,25 @@ from docutils import nodes
 from docutils.utils.math import latex2mathml
 from sphinx.errors import ExtensionError
 
-
 # Delimiter-size commands the converter does not know: MathML stretches delimiters itself.
 _SIZING = re.compile(r"\\(?:[bB]ig{1,2}|[bB]igg)[lrm]?(?![a-zA-Z])")
+
+
+# docutils writes \setminus as U+29F5 (reverse solidus operator), which most math fonts lack;
+# unicode-math and MathML fonts use U+2216 (set minus).
+_CHARS = {"\u29f5": "\u2216"}
 
 
 def _convert(latex: str, block: bool, node, docname: str | None = None) -> str:
     latex = _SIZING.sub("", latex)
     try:
         try:
-            return latex2mathml.tex2mathml(latex, as_block=block)
+            out = latex2mathml.tex2mathml(latex, as_block=block)
         except TypeError:  # docutils < 0.22 spells the option "inline"
-            return latex2mathml.tex2mathml(latex, inline=not block)
+            out = latex2mathml.tex2mathml(latex, inline=not block)
+        for old, new in _CHARS.items():
+            out = out.replace(old, new)
+        return out
     except Exception as exc:  # the converter raises SyntaxError / ValueError / KeyError
         where = (f"{node.source}:{node.line}" if node.source
                  else f"document {docname!r}" if docname else "unknown source")
