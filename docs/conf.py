@@ -50,6 +50,7 @@ exclude_patterns = ["_build", "**.ipynb_checkpoints", "auto_examples/*.ipynb",
                     "auto_examples/*.py", "gen_modules/results_table.md", "gen_modules/api_toc.rst",
                     "gen_modules/backreferences"]
 templates_path = ["_templates"]
+highlight_language = "none"  # docstring formulas and THEORY.md blocks are text, not Python
 nitpicky = False
 
 # -- autodoc / autosummary / numpydoc -------------------------------------------------------
@@ -110,5 +111,8 @@ html_theme_options = {
     "footer_end": ["sphinx-version"],
 }
 html_context = {"default_mode": "light"}
+# single pages without sub-pages: no (empty) left navigation column, wider text
+html_sidebars = {page: [] for page in ("index", "getting_started", "design", "theory",
+                                       "results")}
 html_show_sourcelink = True
 html_copy_source = True

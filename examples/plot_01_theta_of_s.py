@@ -45,7 +45,7 @@ print(f"Newton iterations {res.n_iter}, ||grad F_S(theta)|| = {res.grad_norm:.1e
 # %%
 # The same minimiser from scikit-learn with ``C = 1 / lam``
 # ---------------------------------------------------------
-# scikit-learn minimises :math:`C \sum_i \ell_i + \tfrac12\lVert w\rVert^2`, which is
+# scikit-learn minimises :math:`C \sum_i \ell_i + \tfrac{1}{2}\lVert w\rVert^2`, which is
 # :math:`C\,F_S` with :math:`\lambda = 1/C`; its intercept is unpenalised, as here by default.
 sk = SkLogistic(C=1.0 / lam, tol=1e-12, max_iter=10_000).fit(X, y)
 theta_sk = np.r_[sk.coef_.ravel(), sk.intercept_]

@@ -8,13 +8,16 @@ regression the true set function :math:`S \mapsto \theta(S)` has exactly this fo
 
 .. math::
 
-   \theta(S) = \rho\Big(\sum_{i \in S} w_i\,\phi(x_i, y_i)\Big), \qquad
+   \theta(S) = \rho\Big(\sum_{i \in S} w_i\,\phi(x_i, y_i)\Big),
+
+.. math::
+
    \phi(x, y) = \big(\mathrm{triu}(\tilde x\tilde x^\top),\ \tilde x\, y\big), \qquad
    \rho(A, b) = (A + \lambda P)^{-1} b .
 
 We build :math:`\phi` and :math:`\rho` by hand, check them against the exact solver, ask how
-many latent dimensions the sum really needs, and then train ModelPred's DeepSets on the same
-problem with different latent widths.
+many latent dimensions the sum really needs over one pool, and then watch ModelPred's
+DeepSets network learn the ridge set function on new sets with two latent widths.
 """
 
 # %%

@@ -86,7 +86,7 @@ dg = mpt.datasets.load("digits", seed=0, n_train=300)
 Xd, yd = dg.X_train, dg.y_train
 multi = mpt.learners.LogisticRegression(lam=1.0)
 rng = np.random.default_rng(1)
-sizes_d = np.repeat(rng.integers(150, 301, size=300), 2)
+sizes_d = np.repeat(rng.integers(150, 301, size=250), 2)
 masks_d = np.zeros((sizes_d.size, len(yd)), dtype=bool)
 for j, s in enumerate(sizes_d):
     while True:  # every class present (the minimiser needs it with unpenalised intercepts)
@@ -108,8 +108,8 @@ print(f"size only: median relative error {np.median(size_d):.2%}")
 
 # %%
 # The rank floor of a 64-wide last layer is far from zero here: no training, however long,
-# takes a network with that last layer below it. The subspace is estimated from 300 exact
-# fits, so beyond rank ~300 it cannot be estimated at all and near that end the estimate is
+# takes a network with that last layer below it. The subspace is estimated from 250 exact
+# fits, so beyond rank ~250 it cannot be estimated at all and near that end the estimate is
 # rough (and pessimistic: more fits would find a better subspace); read it as an estimate
 # from above of the true floor.
 fig, ax = plt.subplots(1, 2, figsize=(9.6, 3.7))

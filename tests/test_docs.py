@@ -180,6 +180,7 @@ def test_mathml_renders_and_rejects():
     node = nodes.math()
     html = mathml._convert(r"\frac{\lambda}{2}\lVert P\theta\rVert^2", True, node)
     assert html.startswith("<math") and "<mfrac>" in html and "λ" in html
+    assert html.count('stretchy="false">‖</mo>') == 2  # norm bars keep their size
     sized = mathml._convert(r"\rho\big(\sum_i \phi_i\Big)", False, node)  # sizes dropped
     assert "<mo>∑</mo>" in sized or "∑" in sized
     with pytest.raises(ExtensionError, match="MathML"):

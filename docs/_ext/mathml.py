@@ -22,6 +22,9 @@ _SIZING = re.compile(r"\\(?:[bB]ig{1,2}|[bB]igg)[lrm]?(?![a-zA-Z])")
 # docutils writes \setminus as U+29F5 (reverse solidus operator), which most math fonts lack;
 # unicode-math and MathML fonts use U+2216 (set minus).
 _CHARS = {"\u29f5": "\u2216"}
+# Norm and absolute-value bars are written as separate <mo> elements; browsers would stretch
+# them to the height of a neighbouring fraction. TeX does not (\lVert is a fixed-size delimiter).
+_BARS = re.compile(r'<mo( class="[^"]*")?>(\u2016|\||\{|\})</mo>')
 
 
 def _convert(latex: str, block: bool, node, docname: str | None = None) -> str:
@@ -33,7 +36,7 @@ def _convert(latex: str, block: bool, node, docname: str | None = None) -> str:
             out = latex2mathml.tex2mathml(latex, inline=not block)
         for old, new in _CHARS.items():
             out = out.replace(old, new)
-        return out
+        return _BARS.sub(r'<mo\1 stretchy="false">\2</mo>', out)
     except Exception as exc:  # the converter raises SyntaxError / ValueError / KeyError
         where = (f"{node.source}:{node.line}" if node.source
                  else f"document {docname!r}" if docname else "unknown source")
