@@ -26,6 +26,7 @@ DOCS_IMPORTS := import sphinx, sphinx_gallery, pydata_sphinx_theme, numpydoc, my
 docs: $(BIN)/modelpred
 	$(BIN)/python -c "$(DOCS_IMPORTS)" 2>/dev/null || $(BIN)/python -m pip install -e '.[dev,docs]'
 	MPLBACKEND=Agg TQDM_DISABLE=1 $(BIN)/python -m sphinx -b html -W --keep-going docs docs/_build/html
+	$(BIN)/python docs/_ext/check_offline.py docs/_build/html
 	$(BIN)/python docs/_ext/gallery_times.py docs/auto_examples
 
 lint: $(BIN)/modelpred

@@ -24,6 +24,7 @@ DOCS = ROOT / "docs"
 sys.path.insert(0, str(DOCS / "_ext"))
 
 import apigen  # noqa: E402
+import check_offline  # noqa: E402, F401
 import readme_results  # noqa: E402
 
 # What the issue names as the reference's contents; the generator may document more.
@@ -194,6 +195,18 @@ def test_conf_is_offline_and_strict():
     assert re.search(r'"write_computation_times":\s*False', text)  # those pages use CDNs
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"sphinx -b html -W .*docs docs/_build/html", makefile)
+
+
+def test_offline_check_finds_network_loads(tmp_path):
+
+    (tmp_path / "ok.html").write_text('<a href="https://example.org/">a link</a>'
+                                      '<script src="_static/local.js"></script>')
+    assert check_offline.remote_loads(tmp_path) == []
+    (tmp_path / "bad.html").write_text('<script src="https://cdn.example.org/x.js"></script>')
+    (tmp_path / "bad.css").write_text('@font-face { src: url("//fonts.example.org/f.woff"); }')
+    found = check_offline.remote_loads(tmp_path)
+    assert len(found) == 2 and found[0].startswith("bad.html") and found[1].startswith("bad.css")
+    assert check_offline.main([str(tmp_path)]) == 1
 
 
 def test_tutorials_are_numbered_scripts_with_titles():

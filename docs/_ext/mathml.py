@@ -22,7 +22,7 @@ _SIZING = re.compile(r"\\(?:[bB]ig{1,2}|[bB]igg)[lrm]?(?![a-zA-Z])")
 # docutils writes \setminus as U+29F5 (reverse solidus operator), which most math fonts lack;
 # unicode-math and MathML fonts use U+2216 (set minus).
 _CHARS = {"\u29f5": "\u2216"}
-# Norm and absolute-value bars are written as separate <mo> elements; browsers would stretch
+# Norm bars, absolute-value bars and set braces are separate <mo> elements; browsers would stretch
 # them to the height of a neighbouring fraction. TeX does not (\lVert is a fixed-size delimiter).
 _BARS = re.compile(r'<mo( class="[^"]*")?>(\u2016|\||\{|\})</mo>')
 
