@@ -32,8 +32,8 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
-__all__ = ["BACKENDS", "check_backend", "check_n_jobs", "check_threads", "chunk_bounds", "fit_chunks", "fit_subsets_parallel",
-           "map_chunks"]
+__all__ = ["BACKENDS", "check_backend", "check_n_jobs", "check_threads", "chunk_bounds",
+           "fit_chunks", "fit_subsets_parallel", "map_chunks"]
 
 BACKENDS = ("loky", "threading", "multiprocessing", "dask", "ray")
 

@@ -169,10 +169,10 @@ def label_masks(learner, X, y, masks, *, cache_dir: str | os.PathLike | None = N
     ``joblib.parallel_config(backend=...)``); this process writes each finished chunk to the
     cache as soon as it arrives. The result is bit-identical to the serial run whatever the
     engine, the number of workers or the completion order (same chunks, same solver call, same
-    torch thread count, one by default). A run that stops (interrupt, a failing chunk, a killed worker) keeps
-    every finished chunk; the rerun computes only the rest. Damaged or foreign chunk files are
-    detected (checksum and key inside each chunk), reported with a ``CacheWarning`` naming the
-    file, and recomputed.
+    torch thread count, one by default). A run that stops (interrupt, a failing chunk, a killed
+    worker) keeps every finished chunk; the rerun computes only the rest. Damaged or foreign
+    chunk files are detected (checksum and key inside each chunk), reported with a
+    ``CacheWarning`` naming the file, and recomputed.
 
     Parameters
     ----------
