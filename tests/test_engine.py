@@ -236,3 +236,43 @@ def test_dask_killed_worker_chunk_is_recomputed(problem, dask_client, tmp_path):
                                backend="dask")
     assert (tmp_path / "died").exists()  # a worker did die mid-run
     assert _same_bits(th, thetas)  # and the scheduler recomputed its chunk elsewhere
+
+
+# ------------------------------------------------------------------------------ benchmarks
+def _bench(name):
+    from modelpred_theory._scripts import load_script, script_dir
+
+    return load_script(script_dir("bench") / f"{name}.py")
+
+
+def test_scale_memory_quick_and_guard(tmp_path):
+    mod = _bench("scale_memory")
+    res = mod.main(["--quick", "--out", str(tmp_path / "s.json")])
+    assert [(p["kind"], p["n"], p["d"], p["K"]) for p in res["problems"]] == list(mod.QUICK)
+    for prob in res["problems"]:
+        steps = prob["steps"]
+        assert set(steps) == {"generate", "fit_subsets", "influence", "newton_step"}
+        assert steps["fit_subsets"]["all_converged"]
+        assert all(s["seconds"] > 0 and s["process_peak_rss_gb"] > 0 for s in steps.values())
+        # one Newton step from the full fit is closer to theta(S) than first-order influence
+        assert (steps["newton_step"]["median_rel_err_vs_exact"]
+                < steps["influence"]["median_rel_err_vs_exact"] < 1.0)
+    # a step predicted above the budget is not run, and says why
+    tiny = mod.main(["--quick", "--max-gb", "1e-9", "--out", str(tmp_path / "t.json")])
+    assert "skipped" in tiny["problems"][0]["steps"]["generate"]
+    assert set(tiny["problems"][0]["steps"]) == {"generate"}
+    # the memory model: outer_products dominates at d = 784 (n = 10^5: hundreds of GiB)
+    big = mod.predict_gb("fit_subsets", 100_000, 784, 10, 8, LogisticRegression(1.0))
+    assert big > 3 * 8 * 100_000 * 785 * 786 / 2 / 2**30 * 0.99
+
+
+def test_gpu_bench_runs_and_says_when_there_is_no_cuda(tmp_path):
+    import torch
+
+    res = _bench("gpu_bench").main(["--quick", "--out", str(tmp_path / "g.json")])
+    assert res["cuda_available"] == torch.cuda.is_available()
+    if not res["cuda_available"]:
+        assert "no CUDA device" in res["note"] and set(res["devices"]) == {"cpu"}
+    cpu = res["devices"]["cpu"]
+    assert all(w["all_residuals_below_tol"] for w in cpu["fit_subsets"].values())
+    assert 0 < cpu["modelpred"]["median_rel_err_heldout"] < 1.0
