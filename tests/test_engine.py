@@ -183,6 +183,16 @@ def test_bad_backend_and_threads_refused_before_work(problem, spy):
     assert spy == []
 
 
+def test_labels_that_cannot_fit_in_memory_refused_before_work(problem, spy, monkeypatch):
+    from modelpred_theory.setfn import pairs as pairs_mod
+
+    X, y, masks, _, _ = problem
+    monkeypatch.setattr(pairs_mod, "physical_memory_bytes", lambda: 1000)  # a 1 kB machine
+    with pytest.raises(ValueError, match="masks: 8 labels of 21 parameters need"):
+        label_masks(LogisticRegression(1.0), X, y, masks, progress=False)
+    assert spy == []
+
+
 def test_device_forwarded_only_when_given(problem, spy):
     X, y, masks, thetas, _ = problem
     label_masks(LogisticRegression(1.0), X, y, masks[:CHUNK], progress=False)

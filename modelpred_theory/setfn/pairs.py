@@ -149,6 +149,24 @@ def cache_key(learner, X, y, masks) -> str:
     return h.hexdigest()
 
 
+def physical_memory_bytes() -> int | None:
+    """Physical memory of this machine (None where the OS does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _check_fits_in_memory(k: int, p: int, chunk_size: int) -> None:
+    """The labels (k, p) and one chunk's results must fit in physical memory."""
+    need = 8 * (k * p + 2 * min(k, chunk_size) * p)
+    total = physical_memory_bytes()
+    if total is not None and need > total:
+        raise ValueError(f"masks: {k} labels of {p} parameters need {need / 2**30:.1f} GiB, more "
+                         f"than this machine's {total / 2**30:.1f} GiB of memory; label the "
+                         "masks in several calls (the cache keeps each call's chunks)")
+
+
 def _convergence_warning() -> type[Warning]:
     """The package's ConvergenceWarning when it defines one, else RuntimeWarning."""
     import modelpred_theory as _pkg
@@ -217,6 +235,7 @@ def label_masks(learner, X, y, masks, *, cache_dir: str | os.PathLike | None = N
     learner._check_existence(masks.astype(np.float64), y_enc, K, "masks")
     k, n = masks.shape
     p = K * (Xp.shape[1] + 1)
+    _check_fits_in_memory(k, p, int(chunk_size))
     bounds = _engine.chunk_bounds(k, int(chunk_size))
     store = None
     if cache_dir is not None:
