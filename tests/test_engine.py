@@ -120,6 +120,7 @@ def test_loky_killed_worker_loses_only_unfinished_chunks(problem, tmp_path, spy)
         label_masks(learner, X, y, masks, cache_dir=tmp_path, chunk_size=CHUNK,
                     progress=False, n_jobs=2)
     assert "Terminated" in type(info.value).__name__ or "terminated" in str(info.value)
+    assert "unfinished; the finished ones are cached" in "".join(info.value.__notes__)
     assert (tmp_path / "died").exists()
     folder = next(tmp_path.glob("pairs-*"))
     kept = {int(f.stem.split("_")[1]) for f in folder.glob("chunk_*.npz")}
@@ -137,7 +138,8 @@ def test_failing_chunk_keeps_every_other_chunk(problem, tmp_path, spy):
     learner = _FailsOnce(1.0, flag=str(tmp_path / "failed"), target=masks[2 * CHUNK])
     with pytest.raises(RuntimeError, match="injected failure") as info:
         label_masks(learner, X, y, masks, cache_dir=tmp_path, chunk_size=CHUNK, progress=False)
-    assert "chunk(s) [2]" in "".join(getattr(info.value, "__notes__", ["chunk(s) [2]"]))
+    notes = "".join(getattr(info.value, "__notes__", []))
+    assert "chunk(s) [2] of 4 unfinished" in notes and "injected failure" in notes
     folder = next(tmp_path.glob("pairs-*"))
     assert sorted(f.name for f in folder.glob("chunk_*.npz")) == [
         "chunk_00000.npz", "chunk_00001.npz", "chunk_00003.npz"]

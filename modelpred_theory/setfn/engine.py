@@ -96,7 +96,7 @@ def check_threads(threads) -> int | None:
 
 
 def _run_one(fn, index, args):
-    """Worker side: ``(index, True, fn(*args), warnings)``, or ``(index, False, exc, [])``.
+    """Worker side: ``(index, True, fn(*args), warnings)`` or ``(index, False, exc, traceback)``.
 
     Exceptions come back as values so that one failing chunk never cancels the others;
     warnings are recorded and re-emitted by the caller (a worker's stderr is not the user's).
@@ -172,8 +172,8 @@ def _iterate(fn, tasks, n_jobs, backend):
     if failures:
         index, exc, text = failures[0]
         if hasattr(exc, "add_note"):
-            exc.add_note(f"chunk(s) {sorted(i for i, _, _ in failures)} of {len(tasks)} failed; "
-                         f"every other chunk finished. Worker traceback of chunk {index}:\n"
+            exc.add_note(f"task(s) {sorted(i for i, _, _ in failures)} of {len(tasks)} failed; "
+                         f"every other task finished. Worker traceback of task {index}:\n"
                          f"{text}")
         raise exc
 

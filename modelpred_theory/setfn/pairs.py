@@ -260,6 +260,7 @@ def label_masks(learner, X, y, masks, *, cache_dir: str | os.PathLike | None = N
                                  device=device, threads=threads)
     bar = _engine._progress_bar(progress and bool(todo), len(bounds), len(bounds) - len(todo),
                                 f"labels theta(S) [{learner.name}]")
+    finished = set()
     try:
         for j, res in results:
             c = todo[j]
@@ -267,12 +268,16 @@ def label_masks(learner, X, y, masks, *, cache_dir: str | os.PathLike | None = N
             if store is not None:
                 store.save(c, s, e, res)
             thetas[s:e], gnorms[s:e], conv[s:e] = res["thetas"], res["grad_norms"], res["converged"]
+            finished.add(c)
             if bar is not None:
                 bar.update(1)
     except BaseException as exc:
-        if store is not None and hasattr(exc, "add_note"):
-            exc.add_note(f"labelling stopped; finished chunks are kept in {store.folder} and a "
-                         "rerun computes only the missing ones")
+        if hasattr(exc, "add_note"):
+            lost = sorted(set(todo) - finished)
+            where = ("are cached in " + str(store.folder) + " and a rerun computes only the "
+                     "missing ones") if store is not None else "are lost (no cache_dir)"
+            exc.add_note(f"labelling stopped with chunk(s) {lost} of {len(bounds)} unfinished; "
+                         f"the finished ones {where}")
         raise
     finally:
         if bar is not None:
