@@ -25,6 +25,7 @@ Usage
     python bench/scale_memory.py --quick          # seconds
     python bench/scale_memory.py                  # n up to 10^5, d up to 784, K up to 10
     python bench/scale_memory.py --max-gb 20      # allow bigger steps
+    python bench/scale_memory.py --problem multiclass:100000:784:10   # one problem
 Prints one JSON document and writes it to --out (default bench/results/scale_memory.json).
 """
 
@@ -50,7 +51,7 @@ from modelpred_theory.learners.base import _CG_MIN_P
 GB = 2.0**30
 # (kind, n, d, K); K = 2 is binary
 FULL = [("binary", 100_000, 32, 2), ("multiclass", 10_000, 64, 10),
-        ("binary", 400, 784, 2), ("binary", 100_000, 784, 2),
+        ("binary", 800, 784, 2), ("binary", 100_000, 784, 2),
         ("multiclass", 20_000, 256, 10), ("multiclass", 100_000, 784, 10)]
 QUICK = [("binary", 600, 8, 2), ("multiclass", 600, 8, 3)]
 
@@ -149,8 +150,15 @@ def run_problem(kind, n, d, K, *, k, lam, seed, max_gb) -> dict:
                                    f"{8 * 3 * n * (d + 1) * (d + 2) / 2 / GB:.1f} GiB)"))
             out["steps"][step] = entry
             return None
-        with PeakMemory() as mem:
-            value = fn()
+        print(f"[scale_memory] {kind} n={n} d={d} K={K}: {step} (predicted {need:.2f} GiB)",
+              file=sys.stderr, flush=True)
+        try:
+            with PeakMemory() as mem:
+                value = fn()
+        except (ValueError, MemoryError, RuntimeError) as exc:  # recorded; the run goes on
+            entry["error"] = f"{type(exc).__name__}: {exc}"
+            out["steps"][step] = entry
+            return None
         entry.update(mem.report())
         out["steps"][step] = entry
         return value, entry
@@ -186,6 +194,17 @@ def _rel(approx, exact) -> float:
                            / np.maximum(np.linalg.norm(exact, axis=1), 1e-300)))
 
 
+def _parse_problem(text: str, ap) -> tuple[str, int, int, int]:
+    try:
+        kind, n, d, K = text.split(":")
+        n, d, K = int(n), int(d), int(K)
+    except ValueError:
+        ap.error(f"--problem must be KIND:N:D:K, got {text!r}")
+    if kind not in ("binary", "multiclass") or min(n, d) < 1 or (kind == "binary") != (K == 2):
+        ap.error(f"--problem: KIND binary (K = 2) or multiclass (K >= 3), N, D >= 1; got {text!r}")
+    return kind, n, d, K
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="two small problems (seconds)")
@@ -194,6 +213,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-gb", type=float, default=6.0,
                     help="skip a step whose predicted memory exceeds this (GiB)")
+    ap.add_argument("--problem", action="append", default=None, metavar="KIND:N:D:K",
+                    help="run this problem instead of the plan (repeatable), e.g. "
+                         "multiclass:100000:784:10")
     ap.add_argument("--out", type=Path, default=Path("bench/results/scale_memory.json"))
     args = ap.parse_args(argv)
     if args.max_gb <= 0:
@@ -202,14 +224,17 @@ def main(argv=None) -> dict:
         ap.error("--k must be >= 1")
     k = args.k or (4 if args.quick else 8)
     plan = QUICK if args.quick else FULL
+    if args.problem:
+        plan = [_parse_problem(text, ap) for text in args.problem]
     results = {"quick": args.quick, "torch_threads": torch.get_num_threads(),
-               "max_gb": args.max_gb,
-               "problems": [run_problem(kind, n, d, K, k=k, lam=args.lam, seed=args.seed,
-                                        max_gb=args.max_gb) for kind, n, d, K in plan]}
-    text = json.dumps(results, indent=2)
-    print(text)
+               "max_gb": args.max_gb, "problems": []}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text + "\n")
+    for kind, n, d, K in plan:
+        results["problems"].append(run_problem(kind, n, d, K, k=k, lam=args.lam, seed=args.seed,
+                                               max_gb=args.max_gb))
+        text = json.dumps(results, indent=2)
+        args.out.write_text(text + "\n")  # after every problem: finished work is kept
+    print(text)
     return results
 
 
