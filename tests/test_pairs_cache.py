@@ -8,6 +8,7 @@ original bytes, and (4) leaves a healthy cache: a third run neither warns nor so
 
 from __future__ import annotations
 
+import os
 import shutil
 import warnings
 
@@ -140,6 +141,11 @@ def test_chunk_records_key_rows_and_checksum(problem, tmp_path):
         assert (int(z["start"]), int(z["stop"])) == (CHUNK, 2 * CHUNK)
         assert str(z["checksum"]) == array_checksum(z["thetas"], z["grad_norms"], z["converged"])
         assert z["thetas"].tobytes() == th[CHUNK:2 * CHUNK].tobytes()
+    # written like an ordinary file (umask), not with the temporary file's private 0600
+    mode = os.stat(f"{folder}/chunk_00001.npz").st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    assert mode == 0o666 & ~umask
 
 
 def test_a_directory_in_place_of_a_chunk_is_reported(problem, tmp_path):

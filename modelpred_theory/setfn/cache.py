@@ -28,6 +28,10 @@ __all__ = ["CHUNK_FIELDS", "CacheWarning", "ChunkStore", "array_checksum"]
 # The arrays a labelled chunk holds (besides its bookkeeping), in checksum order.
 CHUNK_FIELDS = ("thetas", "grad_norms", "converged")
 _FORMAT = 2
+# Permissions of a new chunk, as open() would give it (mkstemp's temporary file is 0600).
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+_MODE = 0o666 & ~_UMASK
 
 
 class CacheWarning(RuntimeWarning):
@@ -53,6 +57,7 @@ def _atomic_write(path: Path, write) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _MODE)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
