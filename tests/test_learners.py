@@ -292,14 +292,16 @@ def test_bad_inputs_raise_clear_errors():
         lr.fit_subsets(X, y, np.zeros((2, len(y)), bool))
     with pytest.raises(ValueError, match="masks must be"):
         lr.fit_subsets(X, y, -np.ones((2, len(y))))
-    with pytest.raises(ValueError, match="masks must be 2-D"):
+    with pytest.raises(ValueError, match="masks must be 1-D .* or 2-D"):
         lr.fit_subsets(X, y, np.ones((2, 2, len(y)), bool))
-    with pytest.raises(ValueError, match="label"):
+    with pytest.raises(ValueError, match="non-integer value 0.5"):
         lr.fit(X, y + 0.5)
-    with pytest.raises(ValueError, match="label 5"):
-        LogisticRegression(1.0, n_classes=3).fit(X, np.r_[y[:-1], 5])
-    with pytest.raises(ValueError, match="labels in"):
-        SquaredHingeSVM(1.0).fit(X, 2 * y + 3)
+    # labels are taken as scikit-learn takes them (sorted classes): {0, 1, 5} is 3 classes, and
+    # n_classes=2 with 3 distinct labels is refused naming the labels
+    with pytest.raises(ValueError, match=r"3 distinct labels \[0, 1, 5\].*n_classes=2"):
+        LogisticRegression(1.0, n_classes=2).fit(X, np.r_[y[:-1], 5])
+    with pytest.raises(ValueError, match="3 distinct labels.*binary"):
+        SquaredHingeSVM(1.0).fit(X, np.r_[2 * y[:-1] + 3, 7])
     with pytest.raises(ValueError, match="miss a class"):
         lr.fit_subsets(X, y, (y == 1)[None])
     with pytest.raises(ValueError, match="sample_weight"):

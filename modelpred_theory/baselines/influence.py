@@ -16,7 +16,7 @@ from ._common import (
     broadcast_theta,
     check_base_mask,
     check_learner,
-    check_masks_weights,
+    check_subsets,
     penalty,
     prepare,
 )
@@ -109,7 +109,7 @@ def influence(learner, X, y, masks, order: int = 1, base_mask=None, *, solver: s
     check_learner(learner)
     X, y_enc, K, p, Xt, yt = prepare(learner, X, y)
     n, d = X.shape
-    W = check_masks_weights(masks, n)
+    W = check_subsets(learner, masks, X, y_enc, K)
     if order not in (1, 2) or isinstance(order, bool):
         raise ValueError(f"order must be 1 or 2, got {order!r}")
     if solver not in _SOLVERS:

@@ -18,7 +18,7 @@ from ._common import (
     broadcast_theta,
     check_base_mask,
     check_learner,
-    check_masks_weights,
+    check_subsets,
     prepare,
 )
 
@@ -69,7 +69,7 @@ def newton_step(learner, X, y, masks, base_mask=None, *, theta_base=None,
     check_learner(learner)
     X, y_enc, K, p, Xt, yt = prepare(learner, X, y)
     n, d = X.shape
-    W = check_masks_weights(masks, n)
+    W = check_subsets(learner, masks, X, y_enc, K)
     wb = check_base_mask(base_mask, n)
     theta = base_fit(learner, X, y_enc, K, wb, theta_base)
     k = W.shape[0]
@@ -148,7 +148,7 @@ def newton_step_loo(learner, X, y, *, theta_full=None):
     if n < 2:
         raise ValueError(f"X must have at least 2 rows for leave-one-out, got {n}")
     learner._check_existence(loo_masks(n).astype(np.float64), y_enc, K, "leave-one-out subsets")
-    theta = base_fit(learner, X, y_enc, K, np.ones(n), theta_full)
+    theta = base_fit(learner, X, y_enc, K, np.ones(n), theta_full, name="theta_full")
     q = d + 1
     u = learner._gauge_direction(d, K)
     with torch.no_grad():
