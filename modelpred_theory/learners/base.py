@@ -224,11 +224,14 @@ class ConvexLearner(BatchedMath, NewtonSolver, FrontEnd, Fitting, ABC):
         return self.lam if self.penalize_intercept else 0.0
 
     # ------------------------------------------------------------------ scikit-learn interop
-    def to_sklearn(self, theta, classes=None):
-        """A fitted scikit-learn estimator with the parameters theta (see ``interop.to_sklearn``)."""
+    def to_sklearn(self, theta, classes=None, n_features=None):
+        """A fitted scikit-learn estimator with the parameters theta (see ``interop.to_sklearn``).
+
+        Its predict / decision_function / predict_proba equal the learner's at theta.
+        """
         from .interop import to_sklearn
 
-        return to_sklearn(self, theta, classes=classes)
+        return to_sklearn(self, theta, classes=classes, n_features=n_features)
 
 
 def _is_encoded(y) -> bool:

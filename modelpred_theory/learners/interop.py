@@ -153,7 +153,7 @@ def from_sklearn(estimator):
     raise ValueError(f"estimator must be one of {_SUPPORTED}, got {kind.__name__}")
 
 
-def _theta_matrix(learner, theta, classes):
+def _theta_matrix(learner, theta, classes, n_features=None):
     """theta (p,) as (K, d + 1) with the classes it decodes to."""
     from .logistic import LogisticRegression
     from .svm import SquaredHingeSVM
@@ -164,8 +164,20 @@ def _theta_matrix(learner, theta, classes):
     classes = check_classes(classes)
     if classes is None:
         classes = getattr(learner, "classes_", None)
+    if n_features is not None:
+        if isinstance(n_features, bool) or not isinstance(n_features, numbers.Integral) \
+                or n_features < 1:
+            raise ValueError(f"n_features must be a positive integer, got {n_features!r}")
+        if T.size % (n_features + 1):
+            raise ValueError(f"theta has {T.size} entries, not a multiple of n_features + 1 = "
+                             f"{n_features + 1}")
     if isinstance(learner, LogisticRegression):
-        K = classes.size if classes is not None else (learner.n_classes or 2)
+        rows = None if n_features is None else T.size // (n_features + 1)
+        K = classes.size if classes is not None else (
+            learner.n_classes or (2 if rows in (None, 1) else rows))
+        if rows is not None and max(rows, 2) != K:
+            raise ValueError(f"theta has {rows} class rows for n_features={n_features} but "
+                             f"K={K} classes")
         if classes is None:
             classes = np.arange(K)
     elif isinstance(learner, SquaredHingeSVM):
@@ -175,6 +187,9 @@ def _theta_matrix(learner, theta, classes):
             raise ValueError(f"classes must list 2 labels for SquaredHingeSVM, got {classes.size}")
     else:
         K, classes = 1, None
+        if n_features is not None and T.size != n_features + 1:
+            raise ValueError(f"theta has {T.size} entries, not n_features + 1 = "
+                             f"{n_features + 1}")
         if T.size < 2:
             raise ValueError(f"theta must have shape (d + 1,) with d >= 1, got {T.shape}")
     rows = 1 if K <= 2 else K
@@ -185,7 +200,7 @@ def _theta_matrix(learner, theta, classes):
     return M, classes
 
 
-def to_sklearn(learner, theta, classes=None):
+def to_sklearn(learner, theta, classes=None, n_features=None):
     """A fitted scikit-learn estimator whose predictions equal the learner's at theta.
 
     Sum convention: theta minimises (or approximates the minimiser of) F_S(theta) =
@@ -199,6 +214,10 @@ def to_sklearn(learner, theta, classes=None):
         Class labels (sorted; classes[j] is code j). Default: the learner's ``classes``, else
         the codes {0, ..., K-1} (logistic) or {-1, +1} (SVM). Needed for a multinomial theta
         when the learner has neither ``classes`` nor ``n_classes``.
+    n_features : int, optional
+        d, the number of features: checks the layout and, for logistic regression without
+        ``classes`` / ``n_classes``, tells a multinomial theta (K (d + 1) entries) from a binary
+        one; without it such a theta is read as binary.
 
     Returns
     -------
@@ -216,7 +235,7 @@ def to_sklearn(learner, theta, classes=None):
     from .logistic import LogisticRegression
     from .svm import SquaredHingeSVM
 
-    M, classes = _theta_matrix(learner, theta, classes)
+    M, classes = _theta_matrix(learner, theta, classes, n_features)
     d = M.shape[1] - 1
     C = np.inf if learner.lam == 0 else 1.0 / learner.lam
     if isinstance(learner, LogisticRegression):

@@ -142,10 +142,10 @@ class LogisticRegression(ConvexLearner):
         return np.stack([1 - s, s], axis=-1)
 
     def predict(self, theta, X, classes=None) -> np.ndarray:
-        """Predicted labels: codes {0, ..., K-1}, or ``classes[code]`` when classes are given
-        (argument, else the learner's ``classes``); shape (n,) or (k, n)."""
+        """Predicted labels: codes {0, ..., K-1}, or ``classes[code]`` when ``classes`` is given
+        (e.g. ``FitResult.classes_``); shape (n,) or (k, n)."""
         codes = np.argmax(self.predict_proba(theta, X), axis=-1)
-        classes = self.classes_ if classes is None else check_classes(classes)
+        classes = check_classes(classes)
         if classes is None:
             return codes
         K = max(2, np.shape(theta)[-1] // (np.shape(X)[1] + 1))

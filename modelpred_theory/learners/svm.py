@@ -78,10 +78,10 @@ class SquaredHingeSVM(ConvexLearner):
         return loss, dZ, A
 
     def predict(self, theta, X, classes=None) -> np.ndarray:
-        """Predicted labels: -1 / +1, or ``classes[0]`` / ``classes[1]`` when classes are given
-        (argument, else the learner's ``classes``)."""
+        """Predicted labels: -1 / +1, or ``classes[0]`` / ``classes[1]`` when ``classes`` is
+        given (e.g. ``FitResult.classes_``)."""
         sign = np.where(self.decision_function(theta, X) >= 0, 1, -1)
-        classes = self.classes_ if classes is None else check_classes(classes)
+        classes = check_classes(classes)
         if classes is None:
             return sign
         if classes.size != 2:
