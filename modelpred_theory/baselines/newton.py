@@ -71,12 +71,13 @@ def newton_step(learner, X, y, masks, base_mask=None, *, theta_base=None,
     n, d = X.shape
     W = check_subsets(learner, masks, X, y_enc, K)
     wb = check_base_mask(base_mask, n)
-    theta = base_fit(learner, X, y_enc, K, wb, theta_base)
     k = W.shape[0]
     if chunk_size is None:
         chunk_size = learner.default_chunk_size(n, p, K)
-    if not (isinstance(chunk_size, int | np.integer) and chunk_size >= 1):
+    if isinstance(chunk_size, bool) or not (isinstance(chunk_size, int | np.integer)
+                                            and chunk_size >= 1):
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    theta = base_fit(learner, X, y_enc, K, wb, theta_base)
     outer = outer_products(Xt)  # shape: (n, q(q+1)/2)
     u = learner._gauge_direction(d, K)
     out = np.empty((k, p))

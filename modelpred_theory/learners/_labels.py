@@ -141,8 +141,8 @@ def infer_classes(y, *, canonical: tuple, n_classes: int | None, classes: np.nda
                 return np.asarray(codes, dtype=u.dtype)
     if u.size < 2:
         raise ValueError(
-            f"{name} holds the single label {u[0].item()!r}: {learner} cannot tell which class it is; "
-            f"pass classes=[...] (all the labels) to the learner"
+            f"{name} holds the single label {u[0].item()!r}: {learner} cannot tell which "
+            "class it is; pass classes=[...] (all the labels) to the learner"
         )
     if binary_only and u.size > 2:
         raise ValueError(f"{name} holds {u.size} distinct labels {_fmt(u)}: {learner} is a "

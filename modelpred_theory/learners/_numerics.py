@@ -93,7 +93,7 @@ def check_start(learner, T0: np.ndarray, X: np.ndarray, W: np.ndarray) -> None:
 
 def warn_unconverged(converged: np.ndarray, grad_norms: np.ndarray, max_iter: int,
                      what: str, stacklevel: int = 3) -> None:
-    """Issue a ConvergenceWarning naming how many subsets did not converge and the worst residual."""
+    """Warn (ConvergenceWarning) with how many subsets did not converge and the worst residual."""
     bad = ~np.asarray(converged, dtype=bool)
     m = int(bad.sum())
     if m == 0:

@@ -179,7 +179,7 @@ class NewtonSolver:
         u = self._gauge_direction(d, K)
         u = None if u is None else u.to(dev)
         use_cg = p >= _CG_MIN_P and not self.quadratic
-        Theta = self._fix_gauge(Theta.clone(), d, K)
+        Theta = self._start(self._fix_gauge(Theta.clone(), d, K), Xt, yt, W, K)
         for _ in range(self.max_iter + 1):
             Ta, Wa = Theta[active], W[active]
             G = self.batch_grad(Ta, Xt, yt, Wa, K)
@@ -216,6 +216,24 @@ class NewtonSolver:
             n_iter[active] += 1
         converged = torch.isfinite(gnorm) & torch.isfinite(tol_abs) & (gnorm <= tol_abs) & met_s
         return Theta, gnorm, n_iter, converged
+
+    def _start(self, Theta, Xt, yt, W, K) -> torch.Tensor:
+        """Keep a warm start only where F_S(theta0) <= F_S(0); start the others from zero.
+
+        A far warm start (e.g. theta0 = 1e3 with logistic loss) saturates the loss, where the
+        Hessian of the unpenalised intercept vanishes and Newton crawls; zero is the safe
+        default start, so a warm start that is worse than zero is never worth keeping.
+        """
+        nonzero = (Theta != 0).any(dim=1)
+        if not bool(nonzero.any()):
+            return Theta
+        f_warm = self.batch_objective(Theta, Xt, yt, W, K)
+        f_zero = self.batch_objective(torch.zeros_like(Theta), Xt, yt, W, K)
+        worse = nonzero & ~(f_warm <= f_zero)  # NaN / inf objectives count as worse
+        if bool(worse.any()):
+            Theta = Theta.clone()
+            Theta[worse] = 0.0
+        return Theta
 
     def _initial(self, theta0, k: int, p: int, device=None) -> torch.Tensor:
         if theta0 is None:
