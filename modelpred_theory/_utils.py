@@ -94,8 +94,9 @@ def check_masks(masks: object, n: int, allow_empty: bool = False, *, weights: bo
             rows, cols = np.nonzero(bad)
             what = ("boolean masks or non-negative weights" if weights else
                     "boolean or hold only 0/1 values (subset weights: weights=True)")
-            raise ValueError(f"{name} must be {what}, got {arr[rows[0], cols[0]]!r} at row "
-                             f"{rows[0]}, column {cols[0]}")
+            value = arr[rows[0], cols[0]].item()
+            raise ValueError(f"{name} must be {what}, got {value!r} at row {rows[0]}, column "
+                             f"{cols[0]}")
         out = (np.array(arr, dtype=np.float64, order="C") if weights
                else np.array(arr == 1, dtype=bool, order="C"))
     else:

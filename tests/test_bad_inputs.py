@@ -87,7 +87,8 @@ REFUSED = [
     ("X-times-1e150", lambda: LR.fit(X0 * 1e150, Y_BIN), ValueError, "X has entries as large"),
     ("X-1e300-subsets", lambda: LR.fit_subsets(_with(X0, 0, 2, 1e300), Y_BIN, ONES), ValueError,
      "X has entries"),
-    ("X-1e300-multi", lambda: MULTI.fit(_with(X0, 5, 2, 1e300), Y_MULTI), ValueError, "X\\[5, 2\\]"),
+    ("X-1e300-multi", lambda: MULTI.fit(_with(X0, 5, 2, 1e300), Y_MULTI), ValueError,
+     "X\\[5, 2\\]"),
     ("X-rows-vs-y", lambda: LR.fit(X0[:-1], Y_BIN), ValueError, "y has 40 entries but X has 39"),
     ("X-decision-d", lambda: LR.decision_function(np.zeros(4), X0[:, :2]), ValueError,
      "theta has 4 entries"),
@@ -350,7 +351,8 @@ def _numpy_logistic_grad(theta, X, y, lam, w=None):
     w = np.ones(len(y)) if w is None else w
     Xa = np.c_[X, np.ones(len(y))]
     z = Xa @ theta
-    s = np.where(z >= 0, 1 / (1 + np.exp(-np.abs(z))), np.exp(-np.abs(z)) / (1 + np.exp(-np.abs(z))))
+    e = np.exp(-np.abs(z))
+    s = np.where(z >= 0, 1 / (1 + e), e / (1 + e))
     return Xa.T @ (w * (s - y)) + lam * np.r_[theta[:-1], 0.0]
 
 
