@@ -167,6 +167,22 @@ class HessianSolver:
         return self.solve(torch.eye(p, dtype=DTYPE))
 
 
+def check_finite_result(out: np.ndarray, what: str) -> np.ndarray:
+    """Raise FloatingPointError (naming the subsets) rather than return non-finite parameters.
+
+    The inputs' magnitudes are checked before any work, so this guards a Hessian that is
+    numerically singular beyond the pseudo-inverse's reach.
+    """
+    bad = np.flatnonzero(~np.isfinite(out).all(axis=1))
+    if bad.size:
+        raise FloatingPointError(
+            f"{what}: the Hessian solve gave non-finite parameters for subsets "
+            f"{bad[:10].tolist()}{' ...' if bad.size > 10 else ''} (a numerically singular "
+            "Hessian); rescale X or use penalize_intercept=True"
+        )
+    return out
+
+
 def broadcast_theta(theta: np.ndarray, k: int) -> torch.Tensor:
     """theta (p,) repeated as a (k, p) float64 tensor."""
     return _as_tensor(np.broadcast_to(theta, (k, theta.shape[0])).copy())

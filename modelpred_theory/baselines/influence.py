@@ -15,6 +15,7 @@ from ._common import (
     base_fit,
     broadcast_theta,
     check_base_mask,
+    check_finite_result,
     check_learner,
     check_subsets,
     penalty,
@@ -133,7 +134,7 @@ def influence(learner, X, y, masks, order: int = 1, base_mask=None, *, solver: s
 
         v = solve(delta @ G).numpy()
     if order == 1:
-        return theta[None, :] + v
+        return check_finite_result(theta[None, :] + v, "influence")
 
     Theta = broadcast_theta(theta, k)
     V = _as_tensor(v)
@@ -149,4 +150,4 @@ def influence(learner, X, y, masks, order: int = 1, base_mask=None, *, solver: s
             (T3,) = torch.autograd.grad(quad, Th)  # shape: (k, p), row j = T[v_j, v_j]
             rhs = HDv - 0.5 * T3.detach()
     corr = solve(rhs.numpy()).numpy()
-    return theta[None, :] + v + corr
+    return check_finite_result(theta[None, :] + v + corr, "influence")

@@ -17,6 +17,7 @@ from ._common import (
     base_fit,
     broadcast_theta,
     check_base_mask,
+    check_finite_result,
     check_learner,
     check_subsets,
     prepare,
@@ -97,7 +98,7 @@ def newton_step(learner, X, y, masks, base_mask=None, *, theta_base=None,
                 G = G - (G @ u)[:, None] * u[None, :]
             step = learner._solve(regularise_gauge(H, u), G)
             out[s:e] = learner._fix_gauge(Theta - step, d, K).numpy()
-    return out
+    return check_finite_result(out, "newton_step")
 
 
 def newton_step_loo(learner, X, y, *, theta_full=None):
