@@ -59,12 +59,16 @@ class BatchedMath:
         ``outer = outer_products(X)`` (n, q(q+1)/2), which callers may precompute once per pool.
         """
         Xa = augment(X)
-        n, q = Xa.shape
-        k = Theta.shape[0]
-        K = K or Theta.shape[1] // q
+        K = K or Theta.shape[1] // Xa.shape[1]
         if outer is None:
             outer = outer_products(X)
         _, _, A = self._link(self._margins(Theta, Xa, K), y, "hess")  # shape: (k, n, K, K)
+        return self._hessian_from_curvature(A, W, outer, Theta)
+
+    def _hessian_from_curvature(self, A, W, outer, Theta) -> torch.Tensor:
+        """sum_i w_i A_i (x) [x_i, 1][x_i, 1]^T + lam P for curvatures A (k, n, K, K): (k, p, p)."""
+        k, n, K = A.shape[0], A.shape[1], A.shape[2]
+        q = Theta.shape[1] // K
         M = (W[:, :, None, None] * A).reshape(k, n, K * K).transpose(1, 2)  # (k, K*K, n)
         packed = M.reshape(k * K * K, n) @ outer  # shape: (k*K*K, q(q+1)/2), the one GEMM
         i, j = _triu_indices(q, packed.device)
@@ -75,9 +79,19 @@ class BatchedMath:
             H = H.reshape(k, q, q)
         else:
             H = H.reshape(k, K, K, q, q).permute(0, 1, 3, 2, 4).reshape(k, K * q, K * q)
-        pen = self.lam * self._pen(Theta, X.shape[1], K)
+        pen = self.lam * self._pen(Theta, q - 1, K)
         H.diagonal(dim1=1, dim2=2).add_(pen)
         return H
+
+    def _grad_from(self, dZ, W, Xa, Theta, K) -> torch.Tensor:
+        """grad F_S from the margin derivatives dZ (k, n, K): (k, p)."""
+        G = torch.einsum("kn,knc,nj->kcj", W, dZ, Xa).reshape(Theta.shape)
+        return G + self.lam * self._pen(Theta, Xa.shape[1] - 1, K) * Theta
+
+    def _objective_from(self, loss, W, Theta, K) -> torch.Tensor:
+        """F_S from per-sample losses (k, n): (k,)."""
+        pen = self._pen(Theta, Theta.shape[1] // K - 1, K)
+        return (W * loss).sum(1) + 0.5 * self.lam * (pen * Theta**2).sum(1)
 
     def batch_hvp(self, Theta, V, X, y, W, K: int | None = None) -> torch.Tensor:
         """Hessian-vector products H_S(theta_k) v_k without forming H: (k, p)."""

@@ -131,27 +131,35 @@ class NewtonSolver:
             x[fallback] = -G[fallback] / diag[fallback].clamp(min=floor)
         return x
 
-    def _line_search(self, Ta, step, G, Xt, yt, Wa, K) -> torch.Tensor:
+    def _line_search(self, Ta, Za, step, G, f0, Xa, yt, Wa, K) -> torch.Tensor:
         """Armijo backtracking per subset; returns the accepted points (k_a, p).
 
-        A subset whose objective stays above the Armijo line for every trial step keeps its
-        current point (the next gradient test then reports it unconverged, never converged).
+        Margins are linear in theta, so a trial point's margins are Za + t * Z(step): one
+        margin product per Newton step, whatever the number of trials. A subset whose objective
+        stays above the Armijo line for every trial step keeps its current point (the next
+        gradient test then reports it unconverged, never converged).
         """
-        f0 = self.batch_objective(Ta, Xt, yt, Wa, K)
+        Zs = self._margins(step, Xa, K)  # shape: (k_a, n, K)
         slope = (G * step).sum(1)
         t = torch.ones(Ta.shape[0], dtype=DTYPE, device=Ta.device)
-        done = torch.zeros(Ta.shape[0], dtype=torch.bool, device=Ta.device)
         new = Ta.clone()
+        idx = None  # None: every subset still searching (the full step, no gathers)
         for _ls in range(_MAX_HALVINGS):
-            idx = torch.nonzero(~done).squeeze(1)
-            cand = Ta[idx] + t[idx, None] * step[idx]
-            f1 = self.batch_objective(cand, Xt, yt, Wa[idx], K)
-            ok = f1 <= f0[idx] + 1e-4 * t[idx] * slope[idx] + _ARMIJO_SLACK * f0[idx].abs()
-            new[idx[ok]] = cand[ok]
-            done[idx[ok]] = True
-            if bool(done.all()):
+            if idx is None:
+                cand, Zc, Wi, f0i, si, ti = Ta + step, Za + Zs, Wa, f0, slope, t
+            else:
+                ti = t[idx]
+                cand = Ta[idx] + ti[:, None] * step[idx]
+                Zc = Za[idx] + ti[:, None, None] * Zs[idx]
+                Wi, f0i, si = Wa[idx], f0[idx], slope[idx]
+            f1 = self._objective_from(self._link(Zc, yt, "loss"), Wi, cand, K)
+            ok = f1 <= f0i + 1e-4 * ti * si + _ARMIJO_SLACK * f0i.abs()
+            rows = torch.nonzero(ok).squeeze(1) if idx is None else idx[ok]
+            new[rows] = cand[ok]
+            idx = torch.nonzero(~ok).squeeze(1) if idx is None else idx[~ok]
+            if idx.numel() == 0:
                 break
-            t[idx[~ok]] *= 0.5
+            t[idx] *= 0.5
         return new
 
     def _newton(self, Xt, yt, W, Theta, K, outer=None):
@@ -180,9 +188,13 @@ class NewtonSolver:
         u = None if u is None else u.to(dev)
         use_cg = p >= _CG_MIN_P and not self.quadratic
         Theta = self._start(self._fix_gauge(Theta.clone(), d, K), Xt, yt, W, K)
+        Xa = augment(Xt)
         for _ in range(self.max_iter + 1):
             Ta, Wa = Theta[active], W[active]
-            G = self.batch_grad(Ta, Xt, yt, Wa, K)
+            Za = self._margins(Ta, Xa, K)  # shape: (k_a, n, K)
+            # one pass of the loss: objective, gradient and curvature at the current points
+            loss, dZ, *rest = self._link(Za, yt, "grad" if use_cg else "hess")
+            G = self._grad_from(dZ, Wa, Xa, Ta, K)
             gn = G.norm(dim=1)
             gn = torch.where(torch.isfinite(gn), gn, torch.full_like(gn, float("inf")))
             gnorm[active] = gn
@@ -193,25 +205,30 @@ class NewtonSolver:
                 met_s[active] = ~scaled
                 unmet = unmet | scaled
             keep = unmet & torch.isfinite(gn)
-            active, Ta, Wa, G = active[keep], Ta[keep], Wa[keep], G[keep]
+            if not bool(keep.all()):
+                active, Ta, Wa, G, Za, loss = (active[keep], Ta[keep], Wa[keep], G[keep],
+                                               Za[keep], loss[keep])
+                rest = [r[keep] for r in rest]
             if active.numel() == 0 or int(n_iter[active].max()) >= self.max_iter:
                 break
             if use_cg:
                 step = self._cg_step(Ta, Xt, yt, Wa, K, G, gn[keep], scale[active], u)
             else:
-                H = self.batch_hessian(Ta, Xt, yt, Wa, K, outer=outer)
+                H = self._hessian_from_curvature(rest[0], Wa, outer, Ta)
                 step = -self._solve(regularise_gauge(H, u), G)
             finite = torch.isfinite(step).all(dim=1)
             if not bool(finite.all()):  # no usable curvature: report inf, stop the subset
                 gnorm[active[~finite]] = float("inf")
-                active, Ta, Wa, G, step = (active[finite], Ta[finite], Wa[finite], G[finite],
-                                           step[finite])
+                active, Ta, Wa, G, step, Za, loss = (active[finite], Ta[finite], Wa[finite],
+                                                     G[finite], step[finite], Za[finite],
+                                                     loss[finite])
                 if active.numel() == 0:
                     break
             if self.quadratic:
                 Theta[active] = self._fix_gauge(Ta + step, d, K)
             else:
-                new = self._line_search(Ta, step, G, Xt, yt, Wa, K)
+                f0 = self._objective_from(loss, Wa, Ta, K)
+                new = self._line_search(Ta, Za, step, G, f0, Xa, yt, Wa, K)
                 Theta[active] = self._fix_gauge(new, d, K)
             n_iter[active] += 1
         converged = torch.isfinite(gnorm) & torch.isfinite(tol_abs) & (gnorm <= tol_abs) & met_s
