@@ -231,6 +231,10 @@ REFUSED = [
     ("residual-masks", lambda: mpt.learners.optimality_residual(LR, np.zeros((2, 4)), X0, Y_BIN,
                                                                 np.ones((3, N))), ValueError,
      "masks has 3 rows but thetas has 2"),
+    ("theta-ragged", lambda: LR.grad([[0.0, 1.0], [2.0]], X0, Y_BIN), ValueError,
+     "theta must be a real array"),
+    ("theta-scalar-decision", lambda: LR.decision_function(1.0, X0), ValueError,
+     r"theta must have shape \(p,\) or \(k, p\)"),
     ("predict-classes", lambda: LR.predict(np.zeros(4), X0, classes=["a", "b", "c"]), ValueError,
      "classes lists 3 labels"),
     # subsets

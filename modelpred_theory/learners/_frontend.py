@@ -30,7 +30,11 @@ class FrontEnd:
         try:
             return check_theta(theta, p, name=name)
         except ValueError as exc:
-            if K > 1 or np.shape(theta)[-1:] != (p,):
+            try:
+                last = np.shape(theta)[-1:]
+            except ValueError:  # ragged: the message of check_theta says it all
+                raise exc from None
+            if K > 1 or last != (p,):
                 raise ValueError(f"{exc} (p = K (d + 1) with K = {K} output(s) for these "
                                  "labels; pass n_classes / classes to the learner when the "
                                  "labels do not show every class)") from None
@@ -103,7 +107,9 @@ class FrontEnd:
         """Margins: (n,) for K = 1, (n, K) for multinomial; (k, n[, K]) for theta (k, p)."""
         X = check_X(X)
         q = X.shape[1] + 1
-        T = check_theta(theta, np.shape(theta)[-1] if np.ndim(theta) else -1)
+        if np.ndim(theta) not in (1, 2):
+            raise ValueError(f"theta must have shape (p,) or (k, p), got {np.shape(theta)}")
+        T = check_theta(theta, np.shape(theta)[-1])
         if T.shape[-1] % q:
             raise ValueError(f"theta has {T.shape[-1]} entries, not a multiple of d+1={q} "
                              f"(X has d={q - 1} features)")

@@ -136,7 +136,11 @@ def check_weight_matrix(masks, n: int, name: str = "masks") -> np.ndarray:
 
 def check_theta(theta, p: int, name: str = "theta") -> np.ndarray:
     """Validate parameters of shape (p,) or (k, p); returns float64 with a leading k axis."""
-    T = np.asarray(densify(theta, name))
+    try:
+        T = np.asarray(densify(theta, name))
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name} must be a real array of shape ({p},) or (k, {p}): {exc}") \
+            from None
     if T.dtype == object or T.dtype.kind == "c" or not (
             T.dtype == bool or np.issubdtype(T.dtype, np.number)):
         raise ValueError(f"{name} must be a real numeric array, got dtype {T.dtype}")
