@@ -79,7 +79,7 @@ class NewtonSolver:
         c = torch.cat([c, torch.ones(1, dtype=c.dtype, device=c.device)])
         return c.repeat(K)  # shape: (p,)
 
-    def _cg_step(self, Ta, Xt, yt, Wa, K, G, gn, scale, u) -> torch.Tensor:
+    def _cg_step(self, Ta, Xt, yt, Wa, K, G, gn, scale, u, A=None) -> torch.Tensor:
         """Truncated Newton step: solve H s = -G by Jacobi-preconditioned CG, per subset.
 
         Stops subset j when ||H s + G|| <= eta_j ||G_j||, eta_j = min(0.5, sqrt(||G_j|| /
@@ -88,7 +88,8 @@ class NewtonSolver:
         """
         Xa = augment(Xt)
         k, p = Ta.shape
-        _, _, A = self._link(self._margins(Ta, Xa, K), yt, "hess")
+        if A is None:  # curvatures d^2 loss / dZ^2 at Ta, unless the caller has them
+            _, _, A = self._link(self._margins(Ta, Xa, K), yt, "hess")
         WA = Wa[:, :, None, None] * A  # shape: (k, n, K, K)
         pen = self.lam * self._pen(Ta, Xt.shape[1], K)
         diag = torch.einsum("kna,ni->kai", torch.diagonal(WA, dim1=2, dim2=3), Xa**2)
@@ -193,7 +194,7 @@ class NewtonSolver:
             Ta, Wa = Theta[active], W[active]
             Za = self._margins(Ta, Xa, K)  # shape: (k_a, n, K)
             # one pass of the loss: objective, gradient and curvature at the current points
-            loss, dZ, *rest = self._link(Za, yt, "grad" if use_cg else "hess")
+            loss, dZ, *rest = self._link(Za, yt, "hess")
             G = self._grad_from(dZ, Wa, Xa, Ta, K)
             gn = G.norm(dim=1)
             gn = torch.where(torch.isfinite(gn), gn, torch.full_like(gn, float("inf")))
@@ -212,7 +213,8 @@ class NewtonSolver:
             if active.numel() == 0 or int(n_iter[active].max()) >= self.max_iter:
                 break
             if use_cg:
-                step = self._cg_step(Ta, Xt, yt, Wa, K, G, gn[keep], scale[active], u)
+                step = self._cg_step(Ta, Xt, yt, Wa, K, G, gn[keep], scale[active], u,
+                                     A=rest[0])
             else:
                 H = self._hessian_from_curvature(rest[0], Wa, outer, Ta)
                 step = -self._solve(regularise_gauge(H, u), G)
