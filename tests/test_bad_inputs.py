@@ -576,3 +576,25 @@ def test_one_mask_validator(M):
     if a == "ok":
         np.testing.assert_allclose(RIDGE.fit_subsets(X, y, M)[0],
                                    RIDGE.fit(X, y, sample_weight=M[0]).theta, rtol=1e-10)
+
+
+@given(codes=arrays(np.int64, (12,), elements=st.integers(0, 3)),
+       kind=st.sampled_from(["int", "shifted", "str", "neg"]))
+def test_label_encoding_is_sklearns_label_encoder(codes, kind):
+    """Classes and codes equal sklearn.preprocessing.LabelEncoder's for any sortable labels."""
+    from sklearn.preprocessing import LabelEncoder
+
+    labels = {"int": codes, "shifted": 10 * codes + 7, "neg": -codes,
+              "str": np.array(["d", "b", "c", "a"])[codes]}[kind]
+    n_distinct = np.unique(labels).size
+    learner = LogisticRegression(1.0)
+    if n_distinct < 2:
+        if kind == "int" and labels[0] in (0, 1):  # already codes: kept as they are
+            assert learner.classes(labels).tolist() == [0, 1]
+        else:
+            with pytest.raises(ValueError, match="single label"):
+                learner.classes(labels)
+        return
+    enc = LabelEncoder().fit(labels)
+    np.testing.assert_array_equal(learner.classes(labels), enc.classes_)
+    np.testing.assert_array_equal(np.asarray(learner.encode_y(labels)), enc.transform(labels))
