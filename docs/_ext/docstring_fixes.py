@@ -18,13 +18,23 @@ import re
 
 import sphinx.ext.autosummary as _autosummary
 
-_LITERAL = re.compile(r"(``.+?``)")
+_LITERAL = re.compile(r"(``.+?``|`[^`]+`_?)")
 _BAR = re.compile(r"(?<!\\)\|")
+# ``classes_`` in prose would be a hyperlink reference to a target "classes"
+_TRAILING_UNDERSCORE = re.compile(r"\b([A-Za-z][A-Za-z0-9_]*?)_(?=[\s,.;:)\]]|$)")
+# numpydoc parameter headers ("name_ : type"): numpydoc renders the name itself
+_PARAM_HEADER = re.compile(r"^\s*[A-Za-z_][\w, *]*\s:\s|^\s*[A-Za-z_]\w*\s*$")
+
+
+def _escape_text(text: str) -> str:
+    return _TRAILING_UNDERSCORE.sub(r"\1\\_", _BAR.sub(r"\\|", text))
 
 
 def _escape_line(line: str) -> str:
+    if _PARAM_HEADER.match(line):
+        return line
     parts = _LITERAL.split(line)
-    return "".join(p if i % 2 else _BAR.sub(r"\\|", p) for i, p in enumerate(parts))
+    return "".join(p if i % 2 else _escape_text(p) for i, p in enumerate(parts))
 
 
 def escape_bars(lines: list[str]) -> list[str]:
