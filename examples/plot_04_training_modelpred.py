@@ -136,6 +136,7 @@ fig.tight_layout()
 # learns the membership. On a pool this small the two poolings end close to each other; on
 # larger pools the membership signal is relatively weaker and centring matters more (load
 # ``breast_cancer`` instead of ``iris2`` above to compare).
+
 # %%
 # The optimality regulariser on unlabelled subsets
 # ------------------------------------------------
