@@ -56,10 +56,10 @@ class ClassicalBase:
     name : {None, "influence", "newton"}
     learner : ConvexLearner
 
-    Attributes (after :meth:`fit`)
-    ------------------------------
+    Attributes
+    ----------
     theta0 : ndarray of shape (p,)
-        theta(pool), the exact fit on the whole pool (sum convention).
+        theta(pool), the exact fit on the whole pool (sum convention); set by :meth:`fit`.
     H0 : ndarray of shape (p, p)
         hess F_pool(theta0), penalty included (influence base only).
     A : ndarray of shape (n, p)
