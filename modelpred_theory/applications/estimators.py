@@ -18,8 +18,9 @@ import time
 import numpy as np
 
 from ._common import STREAM_PERMUTATIONS, check_data, check_metric
+from .engine import resume_state
 from .exact import loo_from_utility
-from .oracles import SubsetUtility, parse_oracle, resolve_oracle
+from .oracles import SubsetUtility, oracle_label, parse_oracle, resolve_oracle
 from .results import ValuationResult
 from .semivalues import (
     _check_beta,
@@ -81,10 +82,15 @@ def _semivalue(learner, X, y, X_test, y_test, oracle, weights_fn, stopping, seed
     n = X.shape[0]
     rule = default_stopping(stopping, n_permutations, sampler, n)
     weights = weights_fn(n)
+    cfg = {"data": _fingerprint(learner, X, y, X_test, y_test, metric,
+                                oracle_label(oracle, oracle_kwargs)), "estimator": tag}
+    if resume is not None:  # load and check the saved run before any oracle work
+        resume = resume_state(resume, "semivalue", sampler, n,
+                              {"weights": [float(x) for x in weights],
+                               "truncation": truncation, **cfg}, round_size)
     t0 = time.perf_counter()
     util, name, setup = _utility(learner, X, y, X_test, y_test, oracle, seed, metric,
                                  oracle_kwargs)
-    cfg = {"data": _fingerprint(learner, X, y, X_test, y_test, metric, name), "estimator": tag}
     res = semivalue_from_utility(util, n, weights, rule, ss, sampler=sampler,
                                  truncation=truncation, batch_size=batch_size,
                                  round_size=round_size, resume=resume, checkpoint=checkpoint,
@@ -199,11 +205,13 @@ def banzhaf(learner, X, y, X_test, y_test, oracle="exact", *, stopping=1000, see
     X, y, X_test, y_test, ss = _prepare(learner, X, y, X_test, y_test, oracle, seed, metric,
                                         oracle_kwargs)
     rule = parse_stopping(stopping)
+    cfg = {"data": _fingerprint(learner, X, y, X_test, y_test, metric,
+                                oracle_label(oracle, oracle_kwargs)), "estimator": "banzhaf"}
+    if resume is not None:  # load and check the saved run before any oracle work
+        resume = resume_state(resume, "msr", "msr", X.shape[0], cfg, round_size)
     t0 = time.perf_counter()
     util, name, setup = _utility(learner, X, y, X_test, y_test, oracle, seed, metric,
                                  oracle_kwargs)
-    cfg = {"data": _fingerprint(learner, X, y, X_test, y_test, metric, name),
-           "estimator": "banzhaf"}
     res = banzhaf_from_utility(util, X.shape[0], rule, ss, batch_size=batch_size,
                                round_size=round_size, resume=resume, checkpoint=checkpoint,
                                progress=progress, config=cfg)

@@ -5,7 +5,8 @@ label, U_t(S) = (1/K) sum_{j <= min(K, |S|)} 1[y_{a_j(S)} = y_t], with a_j(S) th
 point of S to x_t (U_t(empty) = 0). Jia et al. (2019, Theorem 1): with the pool sorted by
 distance to x_t, a_1 closest, and m_j = 1[y_{a_j} = y_t],
 
-    s_{a_n} = m_n / n,     s_{a_j} = s_{a_{j+1}} + (m_j - m_{j+1}) / K * min(K, j) / j,
+    s_{a_n} = m_n min(K, n) / (K n),
+    s_{a_j} = s_{a_{j+1}} + (m_j - m_{j+1}) / K * min(K, j) / j,
 
 and the Shapley values for a test set are the means over its points (the utility is the mean
 of the U_t). O(m n log n), no model is trained. (No theta(S) is involved here; the library's
@@ -72,7 +73,7 @@ def knn_shapley(X, y, X_test, y_test, k: int = 5) -> ValuationResult:
     order = _order(X, Xt)
     match = (y[order] == yt[:, None]).astype(np.float64)  # shape: (m, n), sorted by distance
     s = np.empty((m, n))
-    s[:, n - 1] = match[:, n - 1] / n
+    s[:, n - 1] = match[:, n - 1] / K * min(K, n) / n  # = m_n / n when K <= n
     for j in range(n - 2, -1, -1):  # j is 0-based: the (j+1)-th nearest
         s[:, j] = s[:, j + 1] + (match[:, j] - match[:, j + 1]) / K * min(K, j + 1) / (j + 1)
     values = np.zeros((m, n))

@@ -65,8 +65,9 @@ def data_oob(learner, X, y, oracle="exact", *, stopping=200, seed: int = 0,
     Returns
     -------
     ValuationResult
-        ``values`` (n,), ``stderr`` (n,) over the out-of-bag models of each point (inf with
-        fewer than 2), ``n_samples`` = B.
+        ``values`` (n,) (NaN for a point that no bootstrap left out: raise the budget),
+        ``stderr`` (n,) over the out-of-bag models of each point (inf with fewer than 2),
+        ``n_samples`` = B.
     """
     X, y = check_data(learner, X, y)
     if score is None:

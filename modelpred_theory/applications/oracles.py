@@ -62,6 +62,7 @@ __all__ = [
     "SubsetUtility",
     "UtilityPred",
     "constant_predictor",
+    "oracle_label",
     "parse_oracle",
     "resolve_oracle",
 ]
@@ -341,6 +342,16 @@ def parse_oracle(oracle, oracle_kwargs: dict | None = None):
     return name, kw
 
 
+def oracle_label(oracle, oracle_kwargs: dict | None = None) -> str:
+    """The name :func:`resolve_oracle` will report for this specification (no work done)."""
+    name, kw = parse_oracle(oracle, oracle_kwargs)
+    if name is None:
+        return getattr(oracle, "name", type(oracle).__name__)
+    if name == "modelpred" and kw.get("base") is not None:
+        return f"modelpred:{kw['base']}"
+    return name
+
+
 def resolve_oracle(oracle, learner, X, y, *, seed: int = 0, X_test=None, y_test=None,
                    metric: str = "neg_loss", oracle_kwargs: dict | None = None):
     """Turn an oracle specification into an oracle object.
@@ -380,7 +391,7 @@ def resolve_oracle(oracle, learner, X, y, *, seed: int = 0, X_test=None, y_test=
     """
     name, kw = parse_oracle(oracle, oracle_kwargs)
     if name is None:
-        return oracle, getattr(oracle, "name", type(oracle).__name__), 0.0
+        return oracle, oracle_label(oracle), 0.0
     t0 = time.perf_counter()
     if name == "exact":
         obj = ExactOracle(learner, **kw)
@@ -407,5 +418,5 @@ def resolve_oracle(oracle, learner, X, y, *, seed: int = 0, X_test=None, y_test=
         if base is None:
             kw.pop("base", None)  # the default base; works whether or not ModelPred takes one
         obj = ModelPred(learner, seed=seed, **kw).fit(X, y)
-        name = "modelpred" if base is None else f"modelpred:{base}"
+        name = oracle_label(oracle, oracle_kwargs)
     return obj, name, time.perf_counter() - t0
