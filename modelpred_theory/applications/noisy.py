@@ -148,7 +148,7 @@ def noisy_label_detection(learner, X, y, X_test, y_test, oracle="exact",
         :func:`noisy_labels`), or a factory ``oracle(X, y_noisy) -> fitted oracle``.
     n_permutations, seed, metric, truncation, oracle_kwargs, progress
         As in :func:`.estimators.data_shapley` (``n_permutations`` is the budget of the
-        Monte-Carlo methods: permutations, MSR subsets / bootstrap models = 10x / 2x it).
+        Monte-Carlo methods: permutations; MSR subsets 10x it, bootstrap models max(2x, 50)).
     noise_rate : float, default=0.1
     method : {"shapley", "loo", "banzhaf", "beta_shapley", "knn", "oob"}, default="shapley"
         ``"loo"`` with ``oracle="influence"`` gives the first-order influence values; ``"knn"``
@@ -194,7 +194,7 @@ def noisy_label_detection(learner, X, y, X_test, y_test, oracle="exact",
     else:
         from .oob import data_oob
 
-        method_kwargs.setdefault("stopping", 2 * P)
+        method_kwargs.setdefault("stopping", max(2 * P, 50))  # every point out of bag
         res = data_oob(learner, X, y_noisy, oracle, seed=seed, oracle_kwargs=oracle_kwargs,
                        progress=progress, **method_kwargs)
     res.setup_seconds += setup
