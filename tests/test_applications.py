@@ -469,7 +469,7 @@ def test_learned_oracles_plug_into_every_application(iris):
 # figure scripts
 # ----------------------------------------------------------------------------------------------
 FIGURES = ["app_valuation", "app_noisy_labels", "app_selection", "app_memorization",
-           "app_calibration"]
+           "app_calibration", "app_lds"]
 
 
 @pytest.mark.slow
