@@ -40,6 +40,34 @@ def _spread(curves: np.ndarray) -> dict:
             "per_seed": curves.tolist()}
 
 
+def _plot(results, keys, fractions, name, n_pool):
+    removal, addition = results["removal"], results["addition"]
+    fig, axes = C.figure(2)
+    for i, key in enumerate(keys):
+        for side, ls in (("low", "-"), ("high", "--")):
+            r = removal[f"{key}/{side}"]
+            axes[0].plot(fractions, r["mean"], color=f"C{i}", ls=ls,
+                         label=f"{key}, {side} first")
+            axes[0].fill_between(fractions, r["min"], r["max"], color=f"C{i}", alpha=0.15)
+    r = removal["random"]
+    axes[0].plot(fractions, r["mean"], "k:", label=f"random (mean of {SEEDS})")
+    axes[0].fill_between(fractions, r["min"], r["max"], color="k", alpha=0.1)
+    axes[0].set_xlabel("fraction of pool removed")
+    axes[0].set_ylabel("test accuracy (exact retraining)")
+    axes[0].legend(fontsize=6)
+    axes[0].set_title(f"removal, {name} n={n_pool} (bands: {SEEDS} seeds)")
+    for i, (key, cur) in enumerate(addition.items()):
+        acc = cur["test_accuracy"]
+        axes[1].plot(cur["sizes"], acc["mean"], color=f"C{i}", label=key)
+        axes[1].fill_between(cur["sizes"], acc["min"], acc["max"], color=f"C{i}", alpha=0.15)
+    axes[1].set_xlabel("selected set size")
+    axes[1].set_ylabel("held-out test accuracy (exact retraining)")
+    axes[1].legend(fontsize=7)
+    axes[1].set_title("greedy addition by predicted gain")
+    fig.tight_layout()
+    return fig
+
+
 def main(argv=None) -> dict:
     from modelpred_theory import applications as A
     from modelpred_theory.datasets import load
@@ -99,29 +127,7 @@ def main(argv=None) -> dict:
                "removal": removal, "addition": addition, "modelpred_status": status,
                "wall_seconds": time.perf_counter() - t0}
 
-    fig, axes = C.figure(2)
-    for i, key in enumerate(keys):
-        for side, ls in (("low", "-"), ("high", "--")):
-            r = removal[f"{key}/{side}"]
-            axes[0].plot(fractions, r["mean"], color=f"C{i}", ls=ls,
-                         label=f"{key}, {side} first")
-            axes[0].fill_between(fractions, r["min"], r["max"], color=f"C{i}", alpha=0.15)
-    r = removal["random"]
-    axes[0].plot(fractions, r["mean"], "k:", label=f"random (mean of {SEEDS})")
-    axes[0].fill_between(fractions, r["min"], r["max"], color="k", alpha=0.1)
-    axes[0].set_xlabel("fraction of pool removed")
-    axes[0].set_ylabel("test accuracy (exact retraining)")
-    axes[0].legend(fontsize=6)
-    axes[0].set_title(f"removal, {name} n={ds.n_train} (bands: {SEEDS} seeds)")
-    for i, (key, cur) in enumerate(addition.items()):
-        acc = cur["test_accuracy"]
-        axes[1].plot(cur["sizes"], acc["mean"], color=f"C{i}", label=key)
-        axes[1].fill_between(cur["sizes"], acc["min"], acc["max"], color=f"C{i}", alpha=0.15)
-    axes[1].set_xlabel("selected set size")
-    axes[1].set_ylabel("held-out test accuracy (exact retraining)")
-    axes[1].legend(fontsize=7)
-    axes[1].set_title("greedy addition by predicted gain")
-    fig.tight_layout()
+    fig = _plot(results, keys, fractions, name, ds.n_train)
     C.save(NAME, args, results, fig)
     return results
 
