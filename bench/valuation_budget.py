@@ -210,9 +210,9 @@ def _plot(results, path: Path):
             label = f"{key}" + (f" ({m['setup_seconds']:.0f} s training)"
                                 if m["setup_seconds"] else "")
             axes[0, j].plot(t, [p["spearman"] for p in pts], styles[m["sampler"]], color=col,
-                            label=label, lw=1.2)
+                            label=label, lw=1.2, marker=".", ms=3)
             axes[1, j].plot(t, [p["rel_l2"] for p in pts], styles[m["sampler"]], color=col,
-                            lw=1.2)
+                            lw=1.2, marker=".", ms=3)
         axes[0, j].axhline(TARGET_SPEARMAN, color="k", lw=0.6, ls=":")
         r = pool["reference"]
         axes[0, j].set_title(f"{pool['dataset']} n={pool['n_pool']}: reference exact, "
