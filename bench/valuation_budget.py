@@ -54,11 +54,12 @@ TARGET_SPEARMAN = 0.9
 
 
 def _bases() -> list:
-    """The ModelPred bases this installation accepts (None always; more with ``base=``)."""
+    """The ModelPred bases this installation accepts: ``[None]`` (no ``base=`` argument: plain
+    ModelPred), else every base, "none" (the paper's plain ModelPred) included."""
     from modelpred_theory.setfn import ModelPred
 
     if "base" in inspect.signature(ModelPred.__init__).parameters:
-        return [None, "influence", "newton"]
+        return ["none", "influence", "newton"]
     return [None]
 
 
@@ -156,7 +157,7 @@ def _pool(name, n_train, ref_seconds, cap_exact, cap_cheap, mp_settings, args, g
     for base in _bases():
         kw = dict(mp_settings)
         if base is not None:
-            kw["base"] = base
+            kw["base"] = None if base == "none" else base
         t0 = time.perf_counter()
         model = ModelPred(L, seed=args.seed, progress=args.progress, **kw).fit(ds.X_train,
                                                                                ds.y_train)

@@ -29,14 +29,15 @@ def test_valuation_budget_bench_quick(tmp_path, capsys):
     saved = json.loads((tmp_path / "valuation_budget_quick.json").read_text())
     pool = saved["pools"][0]
     methods = pool["methods"]
-    assert {"exact/permutation", "exact/stratified", "influence/antithetic",
-            "modelpred/permutation"} <= set(methods)
+    assert {"exact/permutation", "exact/stratified", "influence/antithetic"} <= set(methods)
+    learned = [k for k in methods if k.startswith("modelpred")]
+    assert len(learned) >= 3  # every ModelPred base x every sampler
     for m in methods.values():
         secs = [p["seconds"] for p in m["points"]]
         assert secs == sorted(secs) and secs[0] >= m["setup_seconds"]  # training is counted
         evals = [p["evaluations"] for p in m["points"]]
         assert evals == sorted(evals) and evals[0] < evals[-1]  # resumed, growing budgets
-    assert methods["modelpred/permutation"]["setup_seconds"] > 0
+    assert all(methods[k]["setup_seconds"] > 0 for k in learned)  # training counted
     assert pool["reference"]["stopped_by"].startswith("WallClock")
     assert set(printed["seconds_to_spearman_0.9"]["iris2"]) == set(methods)
     assert res["quick"] is True

@@ -164,6 +164,10 @@ def test_modelpred_specs_forward_the_base(monkeypatch):
                        0, oracle_kwargs={"epochs": 3}, return_info=True)
     assert seen == {"base": "newton", "epochs": 3, "progress": False}
     assert r.oracle == "modelpred:newton"
+    seen.clear()
+    r = A.data_shapley(L, ds.X_train, ds.y_train, ds.X_test, ds.y_test, "modelpred:none", 2, 0,
+                       return_info=True)
+    assert seen == {"base": None, "progress": False} and r.oracle == "modelpred:none"
 
 
 def test_lds_aggregation_identities_and_ranking_of_attributions():

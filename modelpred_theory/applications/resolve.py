@@ -72,9 +72,17 @@ def oracle_label(oracle, oracle_kwargs: dict | None = None) -> str:
     name, kw = parse_oracle(oracle, oracle_kwargs)
     if name is None:
         return getattr(oracle, "name", type(oracle).__name__)
-    if name == "modelpred" and kw.get("base") is not None:
-        return f"modelpred:{kw['base']}"
+    if name == "modelpred" and "base" in kw:  # "modelpred" alone: ModelPred's default base
+        return f"modelpred:{'none' if kw['base'] is None else kw['base']}"
     return name
+
+
+def _takes_base(cls) -> bool:
+    """Whether ``cls(learner, base=...)`` is accepted."""
+    import inspect
+
+    params = inspect.signature(cls.__init__).parameters.values()
+    return any(p.name == "base" or p.kind is p.VAR_KEYWORD for p in params)
 
 
 def resolve_oracle(oracle, learner, X, y, *, seed: int = 0, X_test=None, y_test=None,
@@ -139,9 +147,11 @@ def resolve_oracle(oracle, learner, X, y, *, seed: int = 0, X_test=None, y_test=
         from ..setfn import ModelPred
 
         kw.setdefault("progress", False)
-        base = kw.get("base")
-        if base is None:
-            kw.pop("base", None)  # the default base; works whether or not ModelPred takes one
+        if "base" in kw and not _takes_base(ModelPred):
+            if kw["base"] is not None:
+                raise ValueError(f"oracle {oracle!r}: this ModelPred has no classical base; "
+                                 f"use 'modelpred' or 'modelpred:none'")
+            kw.pop("base")  # no base is all this ModelPred does
         obj = ModelPred(learner, seed=seed, **kw).fit(X, y)
         name = oracle_label(oracle, oracle_kwargs)
     return obj, name, time.perf_counter() - t0
