@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test docs lint check figures bench clean
+.PHONY: demo test docs lint check figures bench bench-peers clean
 
 $(BIN)/modelpred: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,18 @@ docs: $(BIN)/modelpred
 
 lint: $(BIN)/modelpred
 	$(BIN)/ruff check .
+
+# Side-by-side with pyDVL in an environment of its own (pyDVL pins numpy < 2): creates
+# .venv-peers, never touches .venv. A benchmark, not a test.
+PEERS := .venv-peers
+PEERS_DATA := .cache/peers
+
+bench-peers: $(BIN)/modelpred
+	test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install "pydvl==0.10.0" "numpy<2" scikit-learn
+	$(BIN)/python bench/peers/ours.py export --data $(PEERS_DATA)
+	$(PEERS)/bin/python bench/peers/pydvl_side.py --data $(PEERS_DATA)
+	$(BIN)/python bench/peers/ours.py compare --data $(PEERS_DATA)
 
 check: $(BIN)/modelpred
 	$(BIN)/modelpred check

@@ -302,7 +302,7 @@ def test_bad_inputs_name_the_argument(iris):
     with pytest.raises(ValueError, match="truncation"):  # raised before training the oracle
         A.data_shapley(*args, "utility", 3, 0, truncation=2.0)
     with pytest.raises(ValueError, match="method"):
-        A.noisy_label_detection(*args, "exact", 3, 0, method="banzhaf")
+        A.noisy_label_detection(*args, "exact", 3, 0, method="tmc")
     with pytest.raises(ValueError, match="fraction"):
         A.memorization(L, ds.X_train, ds.y_train, "exact", 10, fraction=1.0)
     with pytest.raises(ValueError, match="utility predictor"):
@@ -469,7 +469,7 @@ def test_learned_oracles_plug_into_every_application(iris):
 # figure scripts
 # ----------------------------------------------------------------------------------------------
 FIGURES = ["app_valuation", "app_noisy_labels", "app_selection", "app_memorization",
-           "app_calibration"]
+           "app_calibration", "app_lds"]
 
 
 @pytest.mark.slow

@@ -9,9 +9,10 @@ fixed pool. Two kinds are accepted everywhere in :mod:`modelpred_theory.applicat
   :class:`UtilityPred`, the paper's baseline that regresses U(S) directly).
 
 Strings name the built-in oracles: ``"exact"`` (retraining with the learner's batched exact
-solver), ``"influence"`` (first-order group influence from the full fit), ``"utility"`` (a
-:class:`UtilityPred` trained here on exact utilities) and ``"modelpred"`` (a ModelPred trained
-here on the pool).
+solver), ``"influence"`` (first-order group influence from the full fit), ``"newton"`` (one
+exact Newton step from the full fit), ``"utility"`` (a :class:`UtilityPred` trained here on
+exact utilities) and ``"modelpred"`` / ``"modelpred:<base>"`` (a ModelPred trained here on the
+pool, the base forwarded as ``ModelPred(base=...)``); see :mod:`.resolve`.
 
 Sum convention (DESIGN.md): every learner minimises
 ``F_S(theta) = sum_{i in S} w_i loss(theta; x_i, y_i) + (lam / 2) ||P theta||^2`` with a
@@ -34,84 +35,38 @@ exact minimiser theta(empty) = 0, which is used (again for every oracle).
 
 from __future__ import annotations
 
-import math
-import numbers
 import time
 
 import numpy as np
-import torch
 
-from ..subsets import check_masks, covers_all_classes, permutation_prefixes
+from ..subsets import check_masks, covers_all_classes
+from ._common import (  # noqa: F401  (re-exported: the applications import them from here)
+    METRICS,
+    MODELPRED_BASES,
+    ORACLE_NAMES,
+    STREAM_LABEL_NOISE,
+    STREAM_MODELPRED,
+    STREAM_PERMUTATIONS,
+    STREAM_SUBSETS,
+    STREAM_UTILITY_TRAIN,
+    _check_positive_int,
+    check_data,
+    check_metric,
+    derived_rng,
+)
+from .utility_pred import UtilityPred
 
 __all__ = [
     "ExactOracle",
     "InfluenceOracle",
+    "NewtonOracle",
     "SubsetUtility",
     "UtilityPred",
     "constant_predictor",
+    "oracle_label",
+    "parse_oracle",
     "resolve_oracle",
 ]
-
-METRICS = ("neg_loss", "accuracy")
-ORACLE_NAMES = ("exact", "influence", "utility", "modelpred")
-
-# Seed-stream ids: derived generators for different purposes never share draws, so e.g. the
-# permutations valued by data_shapley(seed=s) differ from those ModelPred(seed=s) trains on.
-STREAM_PERMUTATIONS = 101
-STREAM_UTILITY_TRAIN = 102
-STREAM_MODELPRED = 103
-STREAM_LABEL_NOISE = 104
-STREAM_SUBSETS = 105
-
-
-def derived_rng(seed: int, stream: int) -> np.random.Generator:
-    """A generator for one purpose (``stream``) derived from an integer ``seed``."""
-    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(int(stream),)))
-
-
-# ----------------------------------------------------------------------------------------------
-# validation shared by the applications
-# ----------------------------------------------------------------------------------------------
-def check_data(learner, X, y, X_test=None, y_test=None):
-    """Validate the pool (and an evaluation set) for ``learner``; raise ValueError naming them.
-
-    Returns float64 ``X`` (n, d), ``y`` (n,), and ``X_test`` (m, d), ``y_test`` (m,) when given.
-    """
-    if not hasattr(learner, "fit_subsets") or not hasattr(learner, "_prepare"):
-        raise ValueError(f"learner must be a modelpred_theory learner, got {type(learner)!r}")
-    Xc, _, _ = learner._prepare(X, y)
-    y = np.asarray(y)
-    if Xc.shape[0] < 2:
-        raise ValueError(f"X must hold at least 2 points, got {Xc.shape[0]}")
-    if X_test is None and y_test is None:
-        return Xc, y
-    if X_test is None or y_test is None:
-        raise ValueError("X_test and y_test must be given together")
-    try:
-        Xt, _, _ = learner._prepare(X_test, y_test)
-    except ValueError as exc:
-        raise ValueError(f"X_test/y_test: {exc}") from exc
-    if Xt.shape[1] != Xc.shape[1]:
-        raise ValueError(f"X_test has {Xt.shape[1]} features, X has {Xc.shape[1]}")
-    return Xc, y, Xt, np.asarray(y_test)
-
-
-def check_metric(learner, metric: str) -> str:
-    """Validate the utility metric for ``learner``."""
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
-    if metric == "accuracy" and not hasattr(learner, "accuracy"):
-        raise ValueError(f"metric='accuracy' needs a classifier; {type(learner).__name__} is not")
-    return metric
-
-
-def _check_positive_int(value, name: str, minimum: int = 1) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
 
 # ----------------------------------------------------------------------------------------------
 # degenerate sets and the constant predictor
@@ -230,157 +185,30 @@ class InfluenceOracle:
                                     theta_base=theta_full))
 
 
-# ----------------------------------------------------------------------------------------------
-# the utility predictor (the paper's UtilityPred baseline)
-# ----------------------------------------------------------------------------------------------
-class _SetRegressor(torch.nn.Module):
-    """DeepSets f(S) = rho(sum_{i in S} phi(z_i) / n_pool) with scalar output.
+class NewtonOracle:
+    """One exact Newton step on F_S from the full fit (no refitting to convergence).
 
-    phi has no biases and ELU(0) = 0, so a zero row contributes nothing (padding = masking);
-    the division by the constant pool size keeps the pooled sum O(1) and is still a sum.
+    Sum convention: with theta_N the minimiser of F_N, theta(S) ~ theta_N - H_S(theta_N)^{-1}
+    grad F_S(theta_N), with F_S(theta) = sum_{i in S} loss_i(theta) + lam/2 ||P theta||^2 and
+    H_S its Hessian; exact for ridge. Delegates to :func:`modelpred_theory.baselines.newton_step`
+    (batched: one GEMM and one batched Cholesky per chunk), with the full fit cached.
     """
 
-    def __init__(self, d_in: int, hidden: int, generator: torch.Generator):
-        super().__init__()
-        act = torch.nn.ELU
-        self.phi = torch.nn.Sequential(
-            torch.nn.Linear(d_in, hidden, bias=False), act(),
-            torch.nn.Linear(hidden, hidden, bias=False), act(),
-            torch.nn.Linear(hidden, hidden, bias=False),
-        )
-        self.rho = torch.nn.Sequential(
-            torch.nn.Linear(hidden, hidden), act(),
-            torch.nn.Linear(hidden, 64), act(),
-            torch.nn.Linear(64, 1),
-        )
-        for mod in self.modules():
-            if isinstance(mod, torch.nn.Linear):
-                bound = 1.0 / math.sqrt(mod.in_features)
-                with torch.no_grad():
-                    mod.weight.uniform_(-bound, bound, generator=generator)
-                    if mod.bias is not None:
-                        mod.bias.zero_()
+    name = "newton"
 
-    def forward(self, M: torch.Tensor, Z: torch.Tensor) -> torch.Tensor:
-        pooled = M @ self.phi(Z) / Z.shape[0]  # shape: (k, hidden), one GEMM for all sets
-        return self.rho(pooled)[:, 0]  # shape: (k,)
+    def __init__(self, learner, *, chunk_size: int | None = None):
+        self.learner = learner
+        self.chunk_size = chunk_size
+        self._exact = ExactOracle(learner)
 
+    def predict(self, X, y, masks) -> np.ndarray:
+        """theta_N - H_S^{-1} grad F_S(theta_N) for each mask: (k, n) -> (k, p)."""
+        from ..baselines import newton_step
 
-class UtilityPred:
-    """The paper's utility-predictor baseline: a DeepSets network regressing U(S) directly.
-
-    Elements are z_i = [x_i, onehot(y_i)] for classification (``[x_i, y_i]`` for regression);
-    subsets of the fixed pool are pooled as ``masks @ phi(pool)`` (one GEMM for all sets).
-
-    Parameters
-    ----------
-    hidden : int, default=128
-    epochs : int, default=200
-    lr : float, default=1e-3
-        Adam learning rate (cosine-annealed to 0).
-    batch_size : int, default=256
-    seed : int, default=0
-        Seeds the initialisation and the minibatch order (a private torch.Generator).
-    progress : bool, default=False
-        tqdm progress over epochs.
-    """
-
-    def __init__(self, *, hidden: int = 128, epochs: int = 200, lr: float = 1e-3,
-                 batch_size: int = 256, seed: int = 0, progress: bool = False):
-        self.hidden = _check_positive_int(hidden, "hidden")
-        self.epochs = _check_positive_int(epochs, "epochs")
-        if not (isinstance(lr, numbers.Real) and 0 < lr < 1):
-            raise ValueError(f"lr must be in (0, 1), got {lr!r}")
-        self.lr = float(lr)
-        self.batch_size = _check_positive_int(batch_size, "batch_size")
-        self.seed = _check_positive_int(seed, "seed", minimum=0)
-        self.progress = bool(progress)
-        self.net_: _SetRegressor | None = None
-
-    @staticmethod
-    def _features(X, y, onehot: bool) -> np.ndarray:
         X = np.asarray(X, dtype=np.float64)
-        if not onehot:
-            return np.column_stack([X, np.asarray(y, dtype=np.float64)])
-        classes, codes = np.unique(np.asarray(y), return_inverse=True)
-        E = np.zeros((X.shape[0], classes.size))
-        E[np.arange(X.shape[0]), codes] = 1.0
-        return np.column_stack([X, E])
-
-    def fit(self, X, y, masks, utilities, *, onehot: bool | None = None) -> UtilityPred:
-        """Train on (S, U(S)) pairs over the pool (X, y).
-
-        Parameters
-        ----------
-        X : ndarray of shape (n, d)
-        y : ndarray of shape (n,)
-        masks : ndarray of shape (k, n)
-            Training subsets (boolean).
-        utilities : ndarray of shape (k,)
-            Their utilities (e.g. from exact retraining).
-        onehot : bool, optional
-            One-hot encode y; default: when y holds integers.
-
-        Returns
-        -------
-        self
-        """
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or not np.all(np.isfinite(X)):
-            raise ValueError("X must be a finite 2-D array (n, d)")
-        y = np.asarray(y)
-        if y.shape != (X.shape[0],):
-            raise ValueError(f"y must have shape ({X.shape[0]},), got {y.shape}")
-        M = check_masks(masks, X.shape[0], allow_empty=True)
-        u = np.asarray(utilities, dtype=np.float64)
-        if u.shape != (M.shape[0],) or not np.all(np.isfinite(u)):
-            raise ValueError(f"utilities must be finite of shape ({M.shape[0]},), got {u.shape}")
-        if onehot is None:
-            onehot = bool(np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.bool_))
-        self.onehot_ = bool(onehot)
-        self.n_ = X.shape[0]
-        Z = torch.as_tensor(self._features(X, y, self.onehot_), dtype=torch.float32)
-        self.u_mean_, self.u_std_ = float(u.mean()), float(max(u.std(), 1e-12))
-        target = torch.as_tensor((u - self.u_mean_) / self.u_std_, dtype=torch.float32)
-        Mt = torch.as_tensor(M, dtype=torch.float32)
-        gen = torch.Generator().manual_seed(self.seed)
-        net = _SetRegressor(Z.shape[1], self.hidden, gen)
-        opt = torch.optim.Adam(net.parameters(), lr=self.lr)
-        steps_per_epoch = math.ceil(M.shape[0] / self.batch_size)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, self.epochs * steps_per_epoch)
-        epochs = range(self.epochs)
-        if self.progress:
-            from tqdm.auto import tqdm
-
-            epochs = tqdm(epochs, desc="UtilityPred", unit="epoch")
-        self.train_loss_ = []
-        for _ in epochs:
-            order = torch.randperm(M.shape[0], generator=gen)
-            total = 0.0
-            for s in range(0, M.shape[0], self.batch_size):
-                idx = order[s:s + self.batch_size]
-                loss = torch.mean((net(Mt[idx], Z) - target[idx]) ** 2)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                sched.step()
-                total += float(loss.detach()) * idx.numel()
-            self.train_loss_.append(total / M.shape[0])
-        self.net_ = net.eval()
-        self.Z_ = Z
-        return self
-
-    def predict_utility(self, masks) -> np.ndarray:
-        """Predicted U(S) for subsets of the training pool: masks (k, n) -> ndarray (k,)."""
-        if self.net_ is None:
-            raise ValueError("UtilityPred is not fitted; call fit first")
-        M = check_masks(masks, self.n_, allow_empty=True)
-        out = np.empty(M.shape[0])
-        with torch.no_grad():
-            for s in range(0, M.shape[0], 65536):
-                Mt = torch.as_tensor(M[s:s + 65536], dtype=torch.float32)
-                out[s:s + 65536] = self.net_(Mt, self.Z_).double().numpy()
-        return out * self.u_std_ + self.u_mean_
+        theta_full = self._exact._theta_full(X, y)
+        return np.asarray(newton_step(self.learner, X, y, masks, theta_base=theta_full,
+                                      chunk_size=self.chunk_size))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -474,68 +302,6 @@ class SubsetUtility:
         return out
 
 
-# ----------------------------------------------------------------------------------------------
-# resolving oracle specifications
-# ----------------------------------------------------------------------------------------------
-def resolve_oracle(oracle, learner, X, y, *, seed: int = 0, X_test=None, y_test=None,
-                   metric: str = "neg_loss", oracle_kwargs: dict | None = None):
-    """Turn an oracle specification into an oracle object.
-
-    Parameters
-    ----------
-    oracle : str or object
-        ``"exact"``, ``"influence"``, ``"utility"`` (trains a :class:`UtilityPred` on exact
-        utilities of ``n_train_permutations`` permutation prefixes, default 50, drawn from a
-        stream separate from the valued permutations), ``"modelpred"`` (trains
-        ``modelpred_theory.setfn.ModelPred(learner, seed=seed, **oracle_kwargs).fit(X, y)``),
-        or an object with ``predict(X, y, masks)`` or ``predict_utility(masks)`` (used as is).
-    learner : ConvexLearner
-    X, y : the pool
-    seed : int
-        Seeds the training of learned oracles.
-    X_test, y_test, metric
-        Needed for ``"utility"`` (its regression target).
-    oracle_kwargs : dict, optional
-        For ``"utility"``: ``n_train_permutations`` plus :class:`UtilityPred` arguments; for
-        ``"modelpred"``: ModelPred constructor arguments; for ``"exact"``: ExactOracle arguments.
-
-    Returns
-    -------
-    oracle : object
-    name : str
-    setup_seconds : float
-        Wall time spent building/training it (including exact labels for ``"utility"``).
-    """
-    kw = dict(oracle_kwargs or {})
-    t0 = time.perf_counter()
-    if isinstance(oracle, str):
-        if oracle not in ORACLE_NAMES:
-            raise ValueError(f"oracle must be one of {ORACLE_NAMES} or an object with "
-                             f"predict(X, y, masks) / predict_utility(masks), got {oracle!r}")
-        if oracle == "exact":
-            obj = ExactOracle(learner, **kw)
-        elif oracle == "influence":
-            obj = InfluenceOracle(learner, **kw)
-        elif oracle == "utility":
-            if X_test is None:
-                raise ValueError("oracle='utility' needs X_test and y_test (its target)")
-            n_perm = _check_positive_int(kw.pop("n_train_permutations", 50),
-                                         "n_train_permutations")
-            rng = derived_rng(seed, STREAM_UTILITY_TRAIN)
-            masks, _, _ = permutation_prefixes(X.shape[0], n_perm, rng=rng)
-            exact = SubsetUtility(learner, X, y, X_test, y_test, ExactOracle(learner),
-                                  metric=metric)
-            masks = masks[~degenerate_mask(learner, y, masks)]
-            u = exact(masks)
-            kw.setdefault("seed", seed)
-            obj = UtilityPred(**kw).fit(X, y, masks, u,
-                                        onehot=hasattr(learner, "accuracy"))
-        else:
-            from ..setfn import ModelPred
-
-            obj = ModelPred(learner, seed=seed, **kw).fit(X, y)
-        return obj, oracle, time.perf_counter() - t0
-    if hasattr(oracle, "predict") or hasattr(oracle, "predict_utility"):
-        return oracle, type(oracle).__name__, 0.0
-    raise ValueError(f"oracle must be one of {ORACLE_NAMES} or an object with "
-                     f"predict(X, y, masks) / predict_utility(masks), got {type(oracle)!r}")
+# The specification parser lives in .resolve (it needs the classes above); re-exported here so
+# that ``from .oracles import resolve_oracle`` keeps working.
+from .resolve import oracle_label, parse_oracle, resolve_oracle  # noqa: E402
