@@ -7,8 +7,8 @@ breast_cancer, with L2 logistic regression (intercept unpenalised) and the squar
 pipeline (``setfn.demo.run_demo``): exact permutation-prefix pairs, ModelPred over one Newton
 step and over first-order influence (the hybrids), ModelPred with no base (the paper's method,
 our training defaults), the PARA ablation, ModelPred with the paper's training settings,
-first-order influence, one Newton step and a linear datamodel, evaluated on held-out deletion (retain 50-100%) and addition subsets from
-unseen permutations against exact retraining.
+first-order influence, one Newton step and a linear datamodel, evaluated on held-out deletion
+(retain 50-100%) and addition subsets from unseen permutations against exact retraining.
 
 Writes figures/output/paper_experiments.{png,json} (median relative parameter error against the
 retained / added fraction, one panel per run) and each run's own figure under
