@@ -19,16 +19,18 @@ import numpy as np
 import torch
 
 from ..learners._validation import check_theta, check_weight_matrix
-from ..learners.base import DTYPE, ConvexLearner, _as_tensor, augment, outer_products
+from ..learners.base import ConvexLearner, _as_tensor, augment, outer_products
 
-__all__ = ["certify", "gsc_constant"]
+__all__ = ["certificate_summary", "certified_lambda_min", "certify", "gsc_constant"]
 
 _EPS = float(np.finfo(np.float64).eps)
 # Rounding margins (float64, standard model |fl(a op b) - a op b| <= eps |a op b|): a sum of m
-# terms errs by at most gamma_m = m eps / (1 - m eps) times the sum of their magnitudes
-# (Higham, "Accuracy and Stability of Numerical Algorithms", 2002, sec. 3.1); a symmetric
-# eigensolver is backward stable with error O(p eps ||H||) (ibid., sec. 19). We use the factor
-# _MARGIN * (n + p + 20) * eps on the magnitude sums, which over-covers both by a wide margin.
+# terms errs by at most gamma_m = m eps / (1 - m eps) times the sum of their magnitudes, in any
+# summation order (Higham, "Accuracy and Stability of Numerical Algorithms", 2002, sec. 3.1), and
+# a Cholesky factorisation that runs to completion is exact for A + dA with |dA| <= gamma_{p+1}
+# |R^T| |R| (ibid., Thm. 10.3). _MARGIN multiplies every gamma: it covers blocked BLAS/LAPACK
+# kernels (same bounds, larger constants) and the few-ulp error of exp / log1p / sigmoid /
+# softmax, which IEEE 754 does not bound (THEORY.md 3.6 says what this leaves heuristic).
 _MARGIN = 8.0
 # Memory budget (bytes) per chunk of predictions.
 _CHUNK_BYTES = 128 * 2**20
@@ -62,6 +64,62 @@ def _curvature_cap(learner: ConvexLearner, K: int) -> float:
     if isinstance(learner, SquaredHingeSVM):
         return 2.0
     return 4.0  # unknown learner: generous (only enters the rounding margins)
+
+
+def _gamma(m: int) -> float:
+    return _MARGIN * m * _EPS / (1.0 - _MARGIN * m * _EPS)
+
+
+def certified_lambda_min(H: torch.Tensor, eps_h) -> np.ndarray:
+    """Provable lower bounds mu_k <= lambda_min(H_k^true) by shifted Cholesky factorisations.
+
+    Parameters
+    ----------
+    H : Tensor of shape (m, p, p)
+        Computed symmetric matrices (float64).
+    eps_h : ndarray of shape (m,) or float
+        Bounds on ||H_k - H_k^true||_2 (the rounding error made when H_k was formed).
+
+    Returns
+    -------
+    mu : ndarray of shape (m,)
+        lambda_min(H_k^true) >= mu_k; ``-inf`` where no factorisation succeeded (or H_k is not
+        finite).
+
+    Notes
+    -----
+    An eigensolver only *estimates* lambda_min (ev). With s = ev - shift, the matrix A = fl(H - s
+    I) is factorised; if Cholesky runs to completion, R^T R = A + dA with |dA| <= gamma_{p+1}
+    |R^T| |R| (Higham 2002, Thm. 10.3), so lambda_min(A) >= -gamma_{p+1} ||R||_F^2 (since
+    || |R^T| |R| ||_2 = || |R| ||_2^2 <= ||R||_F^2). Forming A moved each diagonal entry by at
+    most eps |A_ii|. Hence lambda_min(H^true) >= s - gamma_{p+1} ||R||_F^2 - eps max|A_ii| -
+    eps_h (THEORY.md 3.6). Shifts grow (4, 64, 1024 times the expected backward error) until the
+    factorisation succeeds.
+    """
+    m, p, _ = H.shape
+    eps_h = np.broadcast_to(np.asarray(eps_h, dtype=float), (m,))
+    finite = torch.isfinite(H).all(dim=2).all(dim=1)
+    eye = torch.eye(p, dtype=H.dtype)
+    Hs = torch.where(finite[:, None, None], H, eye)
+    ev = torch.linalg.eigvalsh(Hs)[:, 0].numpy()  # an estimate only, shape: (m,)
+    diag = Hs.diagonal(dim1=1, dim2=2).numpy()
+    g1 = _gamma(p + 1)
+    est = g1 * np.abs(diag).sum(1)  # expected size of gamma_{p+1} ||R||_F^2
+    mu = np.full(m, -np.inf)
+    todo = finite.numpy().copy()
+    for mult in (4.0, 64.0, 1024.0):
+        if not todo.any():
+            break
+        s = ev - mult * est - 1e-12 * np.abs(ev)
+        A = Hs - torch.as_tensor(s)[:, None, None] * eye  # shape: (m, p, p)
+        L, info = torch.linalg.cholesky_ex(A)
+        ok = todo & (info.numpy() == 0)
+        RF2 = (L**2).sum(dim=(1, 2)).numpy() * (1.0 + _gamma(p * p))
+        adiag = np.abs(A.diagonal(dim1=1, dim2=2).numpy()).max(1)
+        cert = s - g1 * RF2 - 2.0 * _EPS * adiag - eps_h - 4.0 * _EPS * np.abs(s)
+        mu = np.where(ok, cert, mu)
+        todo &= ~ok
+    return mu
 
 
 def _solve_increasing(mu_l: np.ndarray, c0: float, M: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -116,8 +174,7 @@ def _active_set_refine(learner, Tc, Xt, yt, Xa, Wn, K, row_norm, g_safe, cap, la
         if not act.any():
             break
         H = learner.batch_hessian(Tc, Xt, yt, _as_tensor(Wa), K)  # = 2 sum_A w x x^T + lam I
-        mu = torch.linalg.eigvalsh(H).numpy()[:, 0] - eps_h
-        mu = np.maximum(mu, lam)
+        mu = np.maximum(certified_lambda_min(H, eps_h), lam)  # H >= lam I holds analytically
         r_new = np.minimum(r, g_safe / mu)
         mu_best = np.maximum(mu_best, np.where(r_new < r, mu, mu_best))
         if np.allclose(r_new, r, rtol=1e-3, atol=0):
@@ -125,6 +182,39 @@ def _active_set_refine(learner, Tc, Xt, yt, Xa, Wn, K, row_norm, g_safe, cap, la
             break
         r = r_new
     return r, mu_best
+
+
+def _check_finite(values: np.ndarray, scale, start: int) -> None:
+    """ValueError naming the predictions whose gradient / Hessian overflow float64."""
+    bad = ~np.isfinite(values)
+    if scale is not None:
+        bad |= ~np.isfinite(scale)
+    if bad.any():
+        rows = (np.flatnonzero(bad)[:10] + start).tolist()
+        raise ValueError(
+            f"thetas_hat rows {rows}: the gradient or Hessian of F_S overflows float64 there "
+            "(predictions or rows of X far too large); scale X (e.g. X / max_i ||x_i||) and "
+            "check the predictions")
+
+
+def _quadratic_bound(H, G, mu, delta, eps_h) -> np.ndarray:
+    """Rigorous ||H_true^{-1} g_true|| for ridge from any computed solution x_c of H x = g.
+
+    ||H_true^{-1} g_true - x_c|| <= (||H x_c - g|| + gamma_{p+1} || |H| |x_c| + |g| || +
+    eps_h ||x_c|| + delta) / mu, with mu <= lambda_min(H_true) certified (THEORY.md 3.2, 3.6).
+    """
+    p = H.shape[1]
+    xc, info = torch.linalg.solve_ex(H, G[:, :, None])  # shape: (m, p, 1)
+    xc = xc[:, :, 0]
+    resid = (H @ xc[:, :, None])[:, :, 0] - G  # shape: (m, p)
+    absres = (H.abs() @ xc.abs()[:, :, None])[:, :, 0] + G.abs()
+    xn = xc.norm(dim=1).numpy() * (1.0 + _gamma(p))
+    err = (resid.norm(dim=1).numpy() * (1.0 + _gamma(p)) + _gamma(p + 2) *
+           absres.norm(dim=1).numpy() + eps_h * xn + delta)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        b = xn + err / mu
+    ok = (info.numpy() == 0) & (mu > 0) & np.isfinite(b)
+    return np.where(ok, b, np.inf)
 
 
 def certify(learner, X, y, masks, thetas_hat, return_details: bool = False, *,
@@ -244,13 +334,11 @@ def certify(learner, X, y, masks, thetas_hat, return_details: bool = False, *,
     Xt, yt = learner._tensors(X, y_enc)
     Xa = augment(Xt)  # shape: (n, q)
     row_norm = Xa.norm(dim=1).numpy()  # shape: (n,)
+    if not np.all(np.isfinite(row_norm**4)):
+        raise ValueError("X has rows so large that their outer products overflow float64; "
+                         "scale X (e.g. X / max_i ||x_i||) before certifying")
     outer = outer_products(Xt) if need_hessian else None
     u = learner._gauge_direction(d, K)  # (p,) or None
-    Qperp = None
-    if u is not None and need_hessian:
-        # orthonormal basis of the complement of u, shape: (p, p - 1)
-        Qfull, _ = torch.linalg.qr(torch.cat([u[:, None], torch.eye(p, dtype=DTYPE)], dim=1))
-        Qperp = Qfull[:, 1:p]
     cap = _curvature_cap(learner, K)
 
     bounds = np.empty(k)
@@ -272,7 +360,7 @@ def certify(learner, X, y, masks, thetas_hat, return_details: bool = False, *,
         Wc = _as_tensor(Wn)  # shape: (m, n)
         if u is not None:
             a = Tc @ u  # shape: (m,)
-            gauge[s:e] = a.abs().numpy()
+            gauge[s:e] = a.abs().numpy() + 4.0 * _EPS * Tc.norm(dim=1).numpy()
             Tc = Tc - a[:, None] * u[None, :]
         G = learner.batch_grad(Tc, Xt, yt, Wc, K)  # shape: (m, p)
         gn = G.norm(dim=1).numpy()
@@ -280,9 +368,11 @@ def certify(learner, X, y, masks, thetas_hat, return_details: bool = False, *,
         _, dZ = learner._link(learner._margins(Tc, Xa, K), yt, "grad")  # shape: (m, n, K)
         dzn = dZ.norm(dim=2).numpy()  # shape: (m, n)
         tn = Tc.norm(dim=1).numpy()  # shape: (m,)
-        mag = (Wn * row_norm[None]) @ np.ones(n)  # sum_i w_i ||x~_i||
-        scale_g = ((Wn * dzn) @ row_norm + cap * tn * (Wn @ row_norm**2) + mag
-                   + lam * tn)
+        with np.errstate(over="ignore", invalid="ignore"):
+            mag = (Wn * row_norm[None]) @ np.ones(n)  # sum_i w_i ||x~_i||
+            scale_g = ((Wn * dzn) @ row_norm + cap * tn * (Wn @ row_norm**2) + mag
+                       + lam * tn)
+        _check_finite(gn, scale_g, s)
         delta = _MARGIN * (n + p + 20) * _EPS * scale_g
         g_safe = gn + delta
         res[s:e], res_margin[s:e] = gn, delta
@@ -296,27 +386,20 @@ def certify(learner, X, y, masks, thetas_hat, return_details: bool = False, *,
                 bounds[s:e] = np.inf
             continue
         H = learner.batch_hessian(Tc, Xt, yt, Wc, K, outer=outer)  # shape: (m, p, p)
-        if Qperp is not None:
-            H = Qperp.T @ H @ Qperp  # shape: (m, p-1, p-1)
-            Gp = G @ Qperp  # shape: (m, p-1); equals G up to rounding (g is orthogonal to u)
-        else:
-            Gp = G
+        _check_finite(H.flatten(1).sum(1).numpy(), None, s)
         eps_h = _MARGIN * (n + p + 20) * _EPS * (cap * (Wn @ row_norm**2) + lam + 1e-300)
+        if u is not None:
+            # F_S is flat along u (H^true u = 0): lambda_min(H + c u u^T) = lambda_min of H on
+            # the complement of u when c >= that value; c = trace(H) >= lambda_max.
+            c_u = H.diagonal(dim1=1, dim2=2).sum(1)  # shape: (m,)
+            H = H + c_u[:, None, None] * (u[:, None] * u[None, :])[None]
+            eps_h = eps_h + 8.0 * p * _EPS * c_u.numpy()
+        mu = certified_lambda_min(H, eps_h)
         if method == "exact-quadratic":
-            evals, evecs = torch.linalg.eigh(H)
-            ev = evals.numpy()
-            mu = ev[:, 0] - eps_h
-            coef = (evecs.transpose(1, 2) @ Gp[:, :, None])[:, :, 0]  # shape: (m, p)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                xc = torch.linalg.norm(evecs @ (coef / evals)[:, :, None], dim=(1, 2)).numpy()
-                b = xc + (delta + 2.0 * eps_h * xc) / mu
-            b = np.where((mu > 0) & np.isfinite(b), b, np.inf)
-            # where every coordinate is penalised, ||g|| / lam is also valid
-            if all_pen and lam > 0:
+            b = _quadratic_bound(H, G, mu, delta, eps_h)
+            if all_pen and lam > 0:  # ||g|| / lam is also valid (Prop. 3.1)
                 b = np.minimum(b, g_safe / lam)
         else:
-            ev = torch.linalg.eigvalsh(H).numpy()
-            mu = ev[:, 0] - eps_h
             c0 = lam if all_pen else 0.0
             mu_l = np.maximum(mu - c0, 0.0)
             M = c_gsc * R
@@ -331,3 +414,76 @@ def certify(learner, X, y, masks, thetas_hat, return_details: bool = False, *,
         return bounds, {"residual": res, "residual_margin": res_margin, "mu": mus, "R": Rs,
                         "gauge": gauge, "method": method}
     return bounds
+
+
+# R above this makes the self-concordance constant M = c R the likely cause of infinite bounds
+_FAR_R = 3.0
+
+
+def certificate_summary(bounds, true_errors, *, R=None, method: str | None = None) -> dict:
+    """How well certificates cover and how tight they are, with infinite bounds kept apart.
+
+    Parameters
+    ----------
+    bounds : array_like of shape (k,)
+        ``certify`` output (``inf`` = no certificate).
+    true_errors : array_like of shape (k,)
+        ||theta_hat - theta(S)|| against exact refits (sum convention, as in ``certify``).
+    R : array_like of shape (k,), optional
+        ``details["R"]`` from ``certify(..., return_details=True)``: max_{i in S} ||[x_i, 1]||.
+    method : str, optional
+        ``details["method"]`` from the same call.
+
+    Returns
+    -------
+    dict
+        ``n``; ``coverage`` fraction with bound >= true error (an infinite bound counts as
+        covering); ``finite_fraction`` fraction of finite bounds; ``finite_coverage`` fraction
+        with a finite bound >= true error; ``violations`` count of bound < true error;
+        ``median_ratio``, ``q10_ratio``, ``q90_ratio`` of bound / true error over finite
+        bounds with true error > 0 (None if there are none); ``reason`` None when every bound
+        is finite, else a sentence on why bounds are infinite (rows far outside the unit ball
+        -> scale X; no certificate for the learner; residual too large for the curvature).
+    """
+    b = np.asarray(bounds, dtype=float).ravel()
+    t = np.asarray(true_errors, dtype=float).ravel()
+    if b.shape != t.shape or b.size == 0:
+        raise ValueError(f"bounds and true_errors must be non-empty with equal lengths, got "
+                         f"{b.shape} and {t.shape}")
+    if np.isnan(b).any() or not np.all(np.isfinite(t)) or (t < 0).any():
+        raise ValueError("bounds must not be NaN, true_errors must be finite and >= 0")
+    if R is not None:
+        R = np.asarray(R, dtype=float).ravel()
+        if R.shape != b.shape:
+            raise ValueError(f"R must have shape {b.shape}, got {R.shape}")
+    fin = np.isfinite(b)
+    ok = fin & (t > 0)
+    ratio = b[ok] / t[ok]
+    q = (lambda a: None) if ratio.size == 0 else (lambda a: float(np.quantile(ratio, a)))
+    reason = None
+    if not fin.all():
+        n_inf = int((~fin).sum())
+        if method == "none":
+            reason = (f"{n_inf} bounds are infinite: this learner setting has no certificate "
+                      "(squared hinge with an unpenalised intercept); use "
+                      "penalize_intercept=True")
+        elif R is not None and np.median(R[~fin]) > _FAR_R:
+            reason = (f"{n_inf} bounds are infinite and their subsets have rows far outside the "
+                      f"unit ball (median R = max ||[x_i, 1]|| = {np.median(R[~fin]):.3g}): "
+                      "the self-concordance constant grows with R; scale X so that every row "
+                      "has norm <= 1 (datasets.load(scale=True), or X / max_i ||x_i||)")
+        else:
+            reason = (f"{n_inf} bounds are infinite: the optimality residual is too large for "
+                      "the local curvature (M ||g|| >= mu_L, THEORY.md 3.4): those predictions "
+                      "are too far from theta(S) to certify")
+    return {
+        "n": int(b.size),
+        "coverage": float(np.mean(b >= t)),
+        "finite_fraction": float(fin.mean()),
+        "finite_coverage": float(np.mean(fin & (b >= t))),
+        "violations": int(np.sum(b < t)),
+        "median_ratio": q(0.5),
+        "q10_ratio": q(0.1),
+        "q90_ratio": q(0.9),
+        "reason": reason,
+    }
