@@ -118,7 +118,7 @@ def main(argv=None) -> dict:
         kk = getattr(ds, "n_classes", 2) or 2
         label = (f"{type(learner).__name__}{f'(K={kk})' if kk > 2 else ''}"
                  f" pen_b={learner.penalize_intercept}")
-        with_net = args.full or ci in (0, 1, 4)  # quick: ModelPred on three cases only
+        with_net = args.full or ci in (1, 4)  # quick: ModelPred on the binary logistic cases
         fams = adversarial(learner, X, y, masks, exact, rng)
         fams.update(method_predictions(learner, X, y, masks, tr_masks, exact_all[k:],
                                        args.seed, with_net))

@@ -103,7 +103,7 @@ def main(argv=None) -> dict:
     rng = np.random.default_rng(args.seed)
     settings = [(2, [1, 2] + ([3] if args.full else []))] + (
         [(3, [1, 2, 3, 4])] if args.full else [])
-    steps, hidden = (4000, 64) if args.full else (1000, 32)
+    steps, hidden = (4000, 64) if args.full else (500, 32)
 
     # 1. constructive decomposition
     worst = 0.0

@@ -13,7 +13,7 @@ G^T (p, n) the influence matrix, so the floor is set by the spectrum of (W - W_b
 <= n).
 
 Claims checked (full: r = 64, 128, 256 on 1,200 held-out subsets; quick: digits 0-4 of the
-pool, 120 points, p = 325, r = 8, 16, 32 on 60)
+pool, 100 points, p = 325, r = 8, 16, 32 on 45)
 -----------------------------------------------------------------------------------------
 1. the PCA projection attains the floor (Eckart-Young, to rounding), and the floor computed from
    the eigenvalues of the Gram matrix (independent route) agrees;
@@ -81,11 +81,11 @@ def main(argv=None) -> dict:
     ds = datasets.load("digits", seed=args.seed, n_train=300)
     X, y = ds.X_train, ds.y_train
     if not args.full:  # quick: digits 0-4 of the same pool (p = 325), a smoke-size version
-        keep = np.flatnonzero(y < 5)[:120]
+        keep = np.flatnonzero(y < 5)[:100]
         X, y = X[keep], y[keep]
     n, K = len(X), len(np.unique(y))
     learner = LogisticRegression(lam=1.0, n_classes=K)
-    k_tr, k_te, ranks = (1200, 1200, (64, 128, 256)) if args.full else (60, 60, (8, 16, 32))
+    k_tr, k_te, ranks = (1200, 1200, (64, 128, 256)) if args.full else (45, 45, (8, 16, 32))
     M = subsets.random_subsets(n, k_tr + k_te, rng=args.seed, min_size=n // 2, y=y,
                                require_all_classes=True)
     th_full = learner.fit(X, y).theta

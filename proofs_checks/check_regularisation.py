@@ -56,7 +56,7 @@ def train_predictor(learner, X, y, M_tr, T_tr, full: bool, seed: int):
     from modelpred_theory.setfn import ModelPred
 
     budget = (dict(width=64, phi_depth=2, rho_hidden=(64, 64), epochs=200, batch_size=64)
-              if full else dict(width=32, phi_depth=2, rho_hidden=(32,), epochs=100,
+              if full else dict(width=32, phi_depth=2, rho_hidden=(32,), epochs=60,
                                 batch_size=32))
     # plain MSE (the "PARA" ablation): the comparison across lam isolates the target's
     # smoothness; R_opt is examined separately (claim 5)
