@@ -104,7 +104,7 @@ def main(argv=None) -> dict:
                   (LogisticRegression(lam=1.0, n_classes=mult.n_classes,
                                       penalize_intercept=pen), mult)]
     cases.append((SquaredHingeSVM(lam=1.0, penalize_intercept=True), binc))
-    plot, dist = [], {}
+    plot = []
     for ci, (learner, ds) in enumerate(cases):
         X, y = ds.X_train, ds.y_train
         n = X.shape[0]
@@ -158,8 +158,8 @@ def main(argv=None) -> dict:
                     f"{f} {v:.3g} (finite {fins[f]:.0%})" for f, v in meds.items())
                 + "".join(f"; {f}: exact to rounding" for f in exact_methods)
                 + (f"; random thetas: finite {fins['random N(0,1)']:.0%}"
-                   if "random N(0,1)" in fins else "") + "".join(f"; infinite bounds: {r}" for r in reasons))
-        dist[label] = summ
+                   if "random N(0,1)" in fins else "")
+                + "".join(f"; infinite bounds: {r}" for r in reasons))
         rep.add(f"{label}: finite certificate within 1e-3 of theta(S)", min(near_cov), 1.0,
                 min(near_cov) == 1.0, relation=">=", kind="identity",
                 note="measured: smallest finite fraction over the near-exact families")

@@ -31,11 +31,25 @@ from modelpred_theory.learners import LogisticRegression, Ridge
 from modelpred_theory.setfn.certify import certify
 
 try:
-    from ._common import (Report, loglog_slope, new_figure, parse_args, run_as_script,
-                          save_figure, worst_ratio)
+    from ._common import (
+        Report,
+        loglog_slope,
+        new_figure,
+        parse_args,
+        run_as_script,
+        save_figure,
+        worst_ratio,
+    )
 except ImportError:  # pragma: no cover
-    from _common import (Report, loglog_slope, new_figure, parse_args, run_as_script,
-                         save_figure, worst_ratio)
+    from _common import (
+        Report,
+        loglog_slope,
+        new_figure,
+        parse_args,
+        run_as_script,
+        save_figure,
+        worst_ratio,
+    )
 
 SLACK = 1e-9  # exact refits are accurate to ~1e-12 here (tol 1e-12)
 

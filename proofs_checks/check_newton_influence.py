@@ -34,11 +34,25 @@ from modelpred_theory.learners import LogisticRegression, Ridge
 from modelpred_theory.setfn.certify import certify
 
 try:
-    from ._common import (Report, loglog_slope, new_figure, parse_args, run_as_script,
-                          save_figure, worst_ratio)
+    from ._common import (
+        Report,
+        loglog_slope,
+        new_figure,
+        parse_args,
+        run_as_script,
+        save_figure,
+        worst_ratio,
+    )
 except ImportError:  # pragma: no cover
-    from _common import (Report, loglog_slope, new_figure, parse_args, run_as_script,
-                         save_figure, worst_ratio)
+    from _common import (
+        Report,
+        loglog_slope,
+        new_figure,
+        parse_args,
+        run_as_script,
+        save_figure,
+        worst_ratio,
+    )
 
 TOL = 1e-13  # solver tolerance: the truth must be far more accurate than the Newton errors
 

@@ -141,7 +141,8 @@ def main(argv=None) -> dict:
         s = np.linalg.svd(C, compute_uv=False)
         s1 = np.linalg.svd(L1, compute_uv=False)
         ax[0].semilogy(np.arange(1, len(s) + 1), s / s[0], label="exact theta(S)")
-        ax[0].semilogy(np.arange(1, len(s1) + 1), s1 / s[0], "--", label="first order J (w - w_bar)")
+        ax[0].semilogy(np.arange(1, len(s1) + 1), s1 / s[0], "--",
+                       label="first order J (w - w_bar)")
         for r in ranks:
             ax[0].axvline(r, color="gray", ls=":", lw=0.8)
         ax[0].axvline(n, color="r", ls=":", lw=0.8, label="n (pool size)")

@@ -34,11 +34,25 @@ from modelpred_theory.learners import LogisticRegression, Ridge, SquaredHingeSVM
 from modelpred_theory.learners.objective import optimality_residual
 
 try:
-    from ._common import (Report, loglog_slope, new_figure, parse_args, run_as_script,
-                          save_figure, worst_ratio)
+    from ._common import (
+        Report,
+        loglog_slope,
+        new_figure,
+        parse_args,
+        run_as_script,
+        save_figure,
+        worst_ratio,
+    )
 except ImportError:  # pragma: no cover
-    from _common import (Report, loglog_slope, new_figure, parse_args, run_as_script,
-                         save_figure, worst_ratio)
+    from _common import (
+        Report,
+        loglog_slope,
+        new_figure,
+        parse_args,
+        run_as_script,
+        save_figure,
+        worst_ratio,
+    )
 
 # Slack for float64: theta(S) is exact to ~1e-10 relative (solver tolerance), so a bound may be
 # undercut by at most that much.

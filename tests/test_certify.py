@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from modelpred_theory import datasets, subsets
 from modelpred_theory.learners import LogisticRegression, Ridge, SquaredHingeSVM
-import torch
-
-from modelpred_theory.setfn.certify import (certificate_summary, certified_lambda_min, certify,
-                                            gsc_constant)
+from modelpred_theory.setfn.certify import (
+    certificate_summary,
+    certified_lambda_min,
+    certify,
+    gsc_constant,
+)
 
 
 def _problem(kind, pen, seed=0, lam=0.7):

@@ -11,8 +11,15 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from strategies import (finite_floats, multiclass_labels, regression_targets, stress_design,
-                        stress_lams, stress_weights, well_conditioned_design)
+from strategies import (
+    finite_floats,
+    multiclass_labels,
+    regression_targets,
+    stress_design,
+    stress_lams,
+    stress_weights,
+    well_conditioned_design,
+)
 
 from modelpred_theory.learners import LogisticRegression, Ridge, SquaredHingeSVM
 from modelpred_theory.setfn.certify import certify
@@ -156,7 +163,7 @@ def test_stability_bound_holds_and_shrinks_with_lam(prob, seed):
     L = type(learner)(**{**learner.get_params(), "lam": lam, "tol": 1e-12})
     th = L.fit_subsets(X, y, np.stack([mask, S2]))
     G0 = L.per_sample_grads(np.zeros(th.shape[1]), X, y)  # shape: (n, p)
-    first = np.linalg.norm(((mask.astype(float) - S2.astype(float)) @ G0))
+    first = np.linalg.norm((mask.astype(float) - S2.astype(float)) @ G0)
     scale = np.abs(G0).sum()
     # O(curv / lam) relative remainder; the absolute part covers first ~ 0 (e.g. y_j = 0, ridge)
     assert abs(lam * np.linalg.norm(th[0] - th[1]) - first) <= 1e-3 * first + 1e-5 * scale * len(

@@ -14,24 +14,16 @@ re-derived here. THEORY.md, statement 3, proves every bound used below.
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
-import torch
 
 from ..learners._validation import check_theta, check_weight_matrix
 from ..learners.base import ConvexLearner, _as_tensor, augment, outer_products
+from ._verified import _EPS, _MARGIN, _quadratic_bound, _solve_increasing, certified_lambda_min
 
 __all__ = ["certificate_summary", "certified_lambda_min", "certify", "gsc_constant"]
 
-_EPS = float(np.finfo(np.float64).eps)
-# Rounding margins (float64, standard model |fl(a op b) - a op b| <= eps |a op b|): a sum of m
-# terms errs by at most gamma_m = m eps / (1 - m eps) times the sum of their magnitudes, in any
-# summation order (Higham, "Accuracy and Stability of Numerical Algorithms", 2002, sec. 3.1), and
-# a Cholesky factorisation that runs to completion is exact for A + dA with |dA| <= gamma_{p+1}
-# |R^T| |R| (ibid., Thm. 10.3). _MARGIN multiplies every gamma: it covers blocked BLAS/LAPACK
-# kernels (same bounds, larger constants) and the few-ulp error of exp / log1p / sigmoid /
-# softmax, which IEEE 754 does not bound (THEORY.md 3.6 says what this leaves heuristic).
-_MARGIN = 8.0
 # Memory budget (bytes) per chunk of predictions.
 _CHUNK_BYTES = 128 * 2**20
 
@@ -64,89 +56,6 @@ def _curvature_cap(learner: ConvexLearner, K: int) -> float:
     if isinstance(learner, SquaredHingeSVM):
         return 2.0
     return 4.0  # unknown learner: generous (only enters the rounding margins)
-
-
-def _gamma(m: int) -> float:
-    return _MARGIN * m * _EPS / (1.0 - _MARGIN * m * _EPS)
-
-
-def certified_lambda_min(H: torch.Tensor, eps_h) -> np.ndarray:
-    """Provable lower bounds mu_k <= lambda_min(H_k^true) by shifted Cholesky factorisations.
-
-    Parameters
-    ----------
-    H : Tensor of shape (m, p, p)
-        Computed symmetric matrices (float64).
-    eps_h : ndarray of shape (m,) or float
-        Bounds on ||H_k - H_k^true||_2 (the rounding error made when H_k was formed).
-
-    Returns
-    -------
-    mu : ndarray of shape (m,)
-        lambda_min(H_k^true) >= mu_k; ``-inf`` where no factorisation succeeded (or H_k is not
-        finite).
-
-    Notes
-    -----
-    An eigensolver only *estimates* lambda_min (ev). With s = ev - shift, the matrix A = fl(H - s
-    I) is factorised; if Cholesky runs to completion, R^T R = A + dA with |dA| <= gamma_{p+1}
-    |R^T| |R| (Higham 2002, Thm. 10.3), so lambda_min(A) >= -gamma_{p+1} ||R||_F^2 (since
-    || |R^T| |R| ||_2 = || |R| ||_2^2 <= ||R||_F^2). Forming A moved each diagonal entry by at
-    most eps |A_ii|. Hence lambda_min(H^true) >= s - gamma_{p+1} ||R||_F^2 - eps max|A_ii| -
-    eps_h (THEORY.md 3.6). Shifts grow (4, 64, 1024 times the expected backward error) until the
-    factorisation succeeds.
-    """
-    m, p, _ = H.shape
-    eps_h = np.broadcast_to(np.asarray(eps_h, dtype=float), (m,))
-    finite = torch.isfinite(H).all(dim=2).all(dim=1)
-    eye = torch.eye(p, dtype=H.dtype)
-    Hs = torch.where(finite[:, None, None], H, eye)
-    ev = torch.linalg.eigvalsh(Hs)[:, 0].numpy()  # an estimate only, shape: (m,)
-    diag = Hs.diagonal(dim1=1, dim2=2).numpy()
-    g1 = _gamma(p + 1)
-    est = g1 * np.abs(diag).sum(1)  # expected size of gamma_{p+1} ||R||_F^2
-    mu = np.full(m, -np.inf)
-    todo = finite.numpy().copy()
-    for mult in (4.0, 64.0, 1024.0):
-        if not todo.any():
-            break
-        s = ev - mult * est - 1e-12 * np.abs(ev)
-        A = Hs - torch.as_tensor(s)[:, None, None] * eye  # shape: (m, p, p)
-        L, info = torch.linalg.cholesky_ex(A)
-        ok = todo & (info.numpy() == 0)
-        RF2 = (L**2).sum(dim=(1, 2)).numpy() * (1.0 + _gamma(p * p))
-        adiag = np.abs(A.diagonal(dim1=1, dim2=2).numpy()).max(1)
-        cert = s - g1 * RF2 - 2.0 * _EPS * adiag - eps_h - 4.0 * _EPS * np.abs(s)
-        mu = np.where(ok, cert, mu)
-        todo &= ~ok
-    return mu
-
-
-def _solve_increasing(mu_l: np.ndarray, c0: float, M: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """Largest r >= 0 with h(r) = mu_l (1 - exp(-M r)) / M + c0 r <= g (inf if unbounded).
-
-    h is increasing in r, so the feasible set is an interval [0, r*]; the returned value is an
-    upper end of a bisection bracket of r*, hence >= r* (rigorous direction).
-    """
-    k = g.shape[0]
-    out = np.full(k, np.inf)
-    if c0 == 0.0:
-        # closed form: r* = -log(1 - M g / mu_l) / M, finite iff M g < mu_l
-        ok = (mu_l > 0) & (M * g < mu_l)
-        z = M[ok] * g[ok] / mu_l[ok]
-        out[ok] = -np.log1p(-z) / M[ok]
-        out[ok] *= 1.0 + 1e-12
-        # M == 0 cannot happen (R >= 1 because of the intercept column)
-        return out
-    h = lambda r: mu_l * (-np.expm1(-M * r)) / M + c0 * r
-    lo = g / (mu_l + c0)  # h(lo) <= (mu_l + c0) lo = g: feasible
-    hi = g / c0  # h(hi) >= c0 hi = g
-    for _ in range(80):
-        mid = 0.5 * (lo + hi)
-        feas = h(mid) <= g
-        lo = np.where(feas, mid, lo)
-        hi = np.where(feas, hi, mid)
-    return hi * (1.0 + 1e-12)
 
 
 def _active_set_refine(learner, Tc, Xt, yt, Xa, Wn, K, row_norm, g_safe, cap, lam, n, p,
@@ -197,24 +106,67 @@ def _check_finite(values: np.ndarray, scale, start: int) -> None:
             "check the predictions")
 
 
-def _quadratic_bound(H, G, mu, delta, eps_h) -> np.ndarray:
-    """Rigorous ||H_true^{-1} g_true|| for ridge from any computed solution x_c of H x = g.
+def _residual(ctx, Tc, Wn, start: int):
+    """(||g||, its rounding margin delta, R) per row of a chunk (THEORY.md 3.6 (a))."""
+    lrn, Wc = ctx.learner, _as_tensor(Wn)
+    G = lrn.batch_grad(Tc, ctx.Xt, ctx.yt, Wc, ctx.K)  # shape: (m, p)
+    gn = G.norm(dim=1).numpy()
+    _, dZ = lrn._link(lrn._margins(Tc, ctx.Xa, ctx.K), ctx.yt, "grad")  # shape: (m, n, K)
+    dzn = dZ.norm(dim=2).numpy()  # shape: (m, n)
+    tn = Tc.norm(dim=1).numpy()  # shape: (m,)
+    rn = ctx.row_norm
+    with np.errstate(over="ignore", invalid="ignore"):
+        mag = (Wn * rn[None]) @ np.ones(ctx.n)  # sum_i w_i ||x~_i||
+        scale_g = (Wn * dzn) @ rn + ctx.cap * tn * (Wn @ rn**2) + mag + ctx.lam * tn
+    _check_finite(gn, scale_g, start)
+    delta = _MARGIN * (ctx.n + ctx.p + 20) * _EPS * scale_g
+    R = np.where(Wn > 0, rn[None], 0.0).max(axis=1) * (1.0 + 1e-12)
+    return G, gn, delta, R
 
-    ||H_true^{-1} g_true - x_c|| <= (||H x_c - g|| + gamma_{p+1} || |H| |x_c| + |g| || +
-    eps_h ||x_c|| + delta) / mu, with mu <= lambda_min(H_true) certified (THEORY.md 3.2, 3.6).
-    """
-    p = H.shape[1]
-    xc, info = torch.linalg.solve_ex(H, G[:, :, None])  # shape: (m, p, 1)
-    xc = xc[:, :, 0]
-    resid = (H @ xc[:, :, None])[:, :, 0] - G  # shape: (m, p)
-    absres = (H.abs() @ xc.abs()[:, :, None])[:, :, 0] + G.abs()
-    xn = xc.norm(dim=1).numpy() * (1.0 + _gamma(p))
-    err = (resid.norm(dim=1).numpy() * (1.0 + _gamma(p)) + _gamma(p + 2) *
-           absres.norm(dim=1).numpy() + eps_h * xn + delta)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        b = xn + err / mu
-    ok = (info.numpy() == 0) & (mu > 0) & np.isfinite(b)
-    return np.where(ok, b, np.inf)
+
+def _certify_chunk(ctx, T, W, start: int) -> dict:
+    """Bounds and details for one chunk of predictions T (m, p) with weights W (m, n)."""
+    Tc = _as_tensor(np.ascontiguousarray(T))  # shape: (m, p)
+    Wn = np.ascontiguousarray(W)
+    out = {"gauge": np.zeros(len(Wn)), "mu": np.full(len(Wn), np.nan)}
+    if ctx.u is not None:
+        a = Tc @ ctx.u  # shape: (m,)
+        out["gauge"] = a.abs().numpy() + 4.0 * _EPS * Tc.norm(dim=1).numpy()
+        Tc = Tc - a[:, None] * ctx.u[None, :]
+    G, gn, delta, R = _residual(ctx, Tc, Wn, start)
+    g_safe = gn + delta
+    out.update(residual=gn, residual_margin=delta, R=R)
+    lam, n, p = ctx.lam, ctx.n, ctx.p
+    if ctx.method == "strong-convexity":
+        out["bounds"], out["mu"] = _active_set_refine(
+            ctx.learner, Tc, ctx.Xt, ctx.yt, ctx.Xa, Wn, ctx.K, ctx.row_norm, g_safe, ctx.cap,
+            lam, n, p)
+        return out
+    if ctx.method == "none":
+        out["bounds"] = np.full(len(Wn), np.inf)
+        return out
+    H = ctx.learner.batch_hessian(Tc, ctx.Xt, ctx.yt, _as_tensor(Wn), ctx.K,
+                                  outer=ctx.outer)  # shape: (m, p, p)
+    _check_finite(H.flatten(1).sum(1).numpy(), None, start)
+    eps_h = _MARGIN * (n + p + 20) * _EPS * (ctx.cap * (Wn @ ctx.row_norm**2) + lam + 1e-300)
+    if ctx.u is not None:
+        # F_S is flat along u (H^true u = 0): lambda_min(H + c u u^T) = lambda_min of H on
+        # the complement of u when c >= that value; c = trace(H) >= lambda_max.
+        c_u = H.diagonal(dim1=1, dim2=2).sum(1)  # shape: (m,)
+        H = H + c_u[:, None, None] * (ctx.u[:, None] * ctx.u[None, :])[None]
+        eps_h = eps_h + 8.0 * p * _EPS * c_u.numpy()
+    mu = certified_lambda_min(H, eps_h)
+    if ctx.method == "exact-quadratic":
+        b = _quadratic_bound(H, G, mu, delta, eps_h)
+        if ctx.all_pen and lam > 0:  # ||g|| / lam is also valid (Prop. 3.1)
+            b = np.minimum(b, g_safe / lam)
+    else:
+        c0 = lam if ctx.all_pen else 0.0
+        b = _solve_increasing(np.maximum(mu - c0, 0.0), c0, ctx.c_gsc * R, g_safe)
+        if c0 > 0:
+            b = np.minimum(b, g_safe / c0)
+    out["mu"], out["bounds"] = mu, b
+    return out
 
 
 def certify(learner, X, y, masks, thetas_hat, return_details: bool = False, *,
@@ -262,8 +214,9 @@ def certify(learner, X, y, masks, thetas_hat, return_details: bool = False, *,
     * Every coordinate penalised (``penalize_intercept=True``): F_S is lam-strongly convex, so
       r <= ||g|| / lam.
     * Ridge (quadratic loss, either intercept setting, lam >= 0): theta_hat - theta(S) =
-      H_S^{-1} g exactly, so the bound is ||H_S^{-1} g|| (computed by an eigendecomposition)
-      plus a float64 rounding margin; ``inf`` if H_S is (numerically) singular.
+      H_S^{-1} g exactly, so the bound is ||x_c|| + (||H x_c - g|| + rounding) / mu for the
+      computed solution x_c of H x = g (no accuracy of x_c assumed); ``inf`` if no positive
+      mu can be certified (H_S numerically singular).
     * Logistic regression (either intercept setting): the loss is generalised self-concordant,
       |D^3 F[v, v, v]| <= M ||v|| D^2 F[v, v] with M = R (binary) or sqrt(2) R (multinomial),
       R = max_{i in S} ||[x_i, 1]|| (Bach 2010, Lemma 1; multinomial constant derived in
@@ -283,9 +236,19 @@ def certify(learner, X, y, masks, thetas_hat, return_details: bool = False, *,
       with an unpenalised intercept no certificate is available (the generalised Hessian can
       lose rank in the intercept direction and the loss is not self-concordant): ``inf``.
 
-    Rounding: ||g|| is inflated and lambda_min deflated by margins derived from standard
-    float64 error bounds on the sums that form them (see ``_MARGIN``); the bounds are rigorous
-    up to that model of floating-point arithmetic (not interval arithmetic).
+    Rounding: ||g|| is inflated by a margin derived from standard float64 error bounds on the
+    sums that form it, and every lambda_min is **proved** by a shifted Cholesky factorisation
+    (``certified_lambda_min``: if Cholesky of fl(H - s I) succeeds, lambda_min(H) >= s minus
+    its backward error), never taken from an eigensolver. What stays assumed (THEORY.md 3.6):
+    the few-ulp accuracy of exp / log1p / sigmoid / softmax and that torch's kernels follow the
+    standard model; the bounds are not interval arithmetic.
+
+    Raises
+    ------
+    ValueError
+        On NaN / inf in X, y, masks or thetas_hat, on mismatched shapes, and when the gradient
+        or Hessian overflows float64 (rows of X or predictions far too large), before or
+        instead of any raw linear-algebra error.
 
     References
     ----------
@@ -329,7 +292,6 @@ def certify(learner, X, y, masks, thetas_hat, return_details: bool = False, *,
         method = "strong-convexity"
     else:
         method = "none"
-    need_hessian = method in ("exact-quadratic", "self-concordant")
 
     Xt, yt = learner._tensors(X, y_enc)
     Xa = augment(Xt)  # shape: (n, q)
@@ -337,17 +299,14 @@ def certify(learner, X, y, masks, thetas_hat, return_details: bool = False, *,
     if not np.all(np.isfinite(row_norm**4)):
         raise ValueError("X has rows so large that their outer products overflow float64; "
                          "scale X (e.g. X / max_i ||x_i||) before certifying")
-    outer = outer_products(Xt) if need_hessian else None
-    u = learner._gauge_direction(d, K)  # (p,) or None
-    cap = _curvature_cap(learner, K)
-
-    bounds = np.empty(k)
-    res = np.empty(k)
-    res_margin = np.empty(k)
-    mus = np.full(k, np.nan)
-    Rs = np.empty(k)
-    gauge = np.zeros(k)
-
+    ctx = SimpleNamespace(
+        learner=learner, Xt=Xt, yt=yt, Xa=Xa, row_norm=row_norm, K=K, n=n, p=p, lam=lam,
+        all_pen=all_pen, c_gsc=c_gsc, method=method, cap=_curvature_cap(learner, K),
+        u=learner._gauge_direction(d, K),
+        outer=outer_products(Xt) if method in ("exact-quadratic", "self-concordant") else None)
+    out = {key: np.empty(k) for key in ("bounds", "residual", "residual_margin", "R")}
+    out["mu"] = np.full(k, np.nan)
+    out["gauge"] = np.zeros(k)
     starts = range(0, k, chunk_size)
     if progress:
         from tqdm.auto import tqdm
@@ -355,64 +314,13 @@ def certify(learner, X, y, masks, thetas_hat, return_details: bool = False, *,
         starts = tqdm(starts, total=math.ceil(k / chunk_size), desc="certify", unit="chunk")
     for s in starts:
         e = min(k, s + chunk_size)
-        Tc = _as_tensor(np.ascontiguousarray(T[s:e]))  # shape: (m, p)
-        Wn = np.ascontiguousarray(W[s:e])
-        Wc = _as_tensor(Wn)  # shape: (m, n)
-        if u is not None:
-            a = Tc @ u  # shape: (m,)
-            gauge[s:e] = a.abs().numpy() + 4.0 * _EPS * Tc.norm(dim=1).numpy()
-            Tc = Tc - a[:, None] * u[None, :]
-        G = learner.batch_grad(Tc, Xt, yt, Wc, K)  # shape: (m, p)
-        gn = G.norm(dim=1).numpy()
-        # --- rounding margin of ||g||: magnitudes of the summed terms
-        _, dZ = learner._link(learner._margins(Tc, Xa, K), yt, "grad")  # shape: (m, n, K)
-        dzn = dZ.norm(dim=2).numpy()  # shape: (m, n)
-        tn = Tc.norm(dim=1).numpy()  # shape: (m,)
-        with np.errstate(over="ignore", invalid="ignore"):
-            mag = (Wn * row_norm[None]) @ np.ones(n)  # sum_i w_i ||x~_i||
-            scale_g = ((Wn * dzn) @ row_norm + cap * tn * (Wn @ row_norm**2) + mag
-                       + lam * tn)
-        _check_finite(gn, scale_g, s)
-        delta = _MARGIN * (n + p + 20) * _EPS * scale_g
-        g_safe = gn + delta
-        res[s:e], res_margin[s:e] = gn, delta
-        R = np.where(Wn > 0, row_norm[None], 0.0).max(axis=1) * (1.0 + 1e-12)
-        Rs[s:e] = R
-        if not need_hessian:
-            if method == "strong-convexity":
-                bounds[s:e], mus[s:e] = _active_set_refine(
-                    learner, Tc, Xt, yt, Xa, Wn, K, row_norm, g_safe, cap, lam, n, p)
-            else:
-                bounds[s:e] = np.inf
-            continue
-        H = learner.batch_hessian(Tc, Xt, yt, Wc, K, outer=outer)  # shape: (m, p, p)
-        _check_finite(H.flatten(1).sum(1).numpy(), None, s)
-        eps_h = _MARGIN * (n + p + 20) * _EPS * (cap * (Wn @ row_norm**2) + lam + 1e-300)
-        if u is not None:
-            # F_S is flat along u (H^true u = 0): lambda_min(H + c u u^T) = lambda_min of H on
-            # the complement of u when c >= that value; c = trace(H) >= lambda_max.
-            c_u = H.diagonal(dim1=1, dim2=2).sum(1)  # shape: (m,)
-            H = H + c_u[:, None, None] * (u[:, None] * u[None, :])[None]
-            eps_h = eps_h + 8.0 * p * _EPS * c_u.numpy()
-        mu = certified_lambda_min(H, eps_h)
-        if method == "exact-quadratic":
-            b = _quadratic_bound(H, G, mu, delta, eps_h)
-            if all_pen and lam > 0:  # ||g|| / lam is also valid (Prop. 3.1)
-                b = np.minimum(b, g_safe / lam)
-        else:
-            c0 = lam if all_pen else 0.0
-            mu_l = np.maximum(mu - c0, 0.0)
-            M = c_gsc * R
-            b = _solve_increasing(mu_l, c0, M, g_safe)
-            if c0 > 0:
-                b = np.minimum(b, g_safe / c0)
-        mus[s:e] = mu
-        bounds[s:e] = b
-    if u is not None:
-        bounds = np.sqrt(bounds**2 + gauge**2)
+        for key, val in _certify_chunk(ctx, T[s:e], W[s:e], s).items():
+            out[key][s:e] = val
+    bounds = out.pop("bounds")
+    if ctx.u is not None:
+        bounds = np.sqrt(bounds**2 + out["gauge"] ** 2)
     if return_details:
-        return bounds, {"residual": res, "residual_margin": res_margin, "mu": mus, "R": Rs,
-                        "gauge": gauge, "method": method}
+        return bounds, {**out, "method": method}
     return bounds
 
 
