@@ -155,7 +155,8 @@ def main(argv=None) -> dict:
                 + (", ModelPred" if with_net else "") + " predictions (finite bounds)",
                 med, ceiling, med <= ceiling, kind="tight",
                 note="worst method's median; per method " + ", ".join(
-                    f"{f} {v:.3g} (finite {fins[f]:.0%})" for f, v in meds.items())
+                    f"{f} {'n/a' if v is None else f'{v:.3g}'} (finite {fins[f]:.0%})"
+                    for f, v in meds.items())
                 + "".join(f"; {f}: exact to rounding" for f in exact_methods)
                 + (f"; random thetas: finite {fins['random N(0,1)']:.0%}"
                    if "random N(0,1)" in fins else "")

@@ -14,7 +14,8 @@ predicting theta on sets of new points relies on.
 
 Claims checked (binary logistic and ridge, lam in {0.1, 1, 10}, 1-5 points moved)
 --------------------------------------------------------------------------------
-1. the sharp bound against exact refits on every moved set (tight, data-dependent);
+1. the sharp bound against exact refits on every moved set (data-dependent in the gradients
+   but loose when the data curvature dominates lam, so reported as loose);
 2. the certificate of statement 3 applied to theta(S') on the original points, which uses the
    local curvature instead of lam (tight: exact for ridge);
 3. the constant form on every moved set (loose);
@@ -112,7 +113,8 @@ def main(argv=None) -> dict:
         b = np.array(const_r)
         w1, bad1, nt = worst_ratio(a[:, 0], a[:, 1])
         rep.add(f"{cls.__name__}: ||theta(S) - theta(S')|| <= ||grad F_S(theta(S'))|| / lam "
-                f"(sharp) on {nt} moved sets", w1, 1.0, bad1 == 0, kind="tight",
+                f"(sharp in the gradients, lam for the curvature) on {nt} moved sets", w1, 1.0,
+                bad1 == 0, kind="loose",
                 note=f"measured: max distance / bound; {bad1} violations; median ratio "
                      f"{np.median(a[:, 0] / a[:, 1]):.3g}")
         c = np.array(cert_r)
