@@ -19,7 +19,8 @@ pool, 100 points, p = 325, r = 8, 16, 32 on 45)
    the eigenvalues of the Gram matrix (independent route) agrees;
 2. a trained width-r predictor (reduced-rank linear datamodel fitted on other subsets) has
    held-out MSE >= the held-out floor, for every r;
-3. the first-order floor from the influence matrix predicts the true floor within a factor 2;
+3. the first-order floor from the influence matrix predicts the true floor within a factor 1.5
+   for r <= n/2 (near r = n the second-order part dominates, reported);
 4. (full mode, k > n) sigma_{n+1} / sigma_1 <= 0.05: beyond the pool size only the
    second-order part remains.
 """
@@ -104,10 +105,13 @@ def main(argv=None) -> dict:
         floors[r] = f
         f_gram = float(np.clip(ev[r:], 0, None).sum() / len(T_te))
         dev = max(dev, abs(pca_mse(T_te, r) - f) / f, abs(f_gram - f) / f)
+    rms_theta = float(np.sqrt((T_te**2).sum(1).mean()))
     rep.add(f"PCA projection attains the floor and Gram eigenvalues give the same floor "
             f"(r = {list(ranks)})", dev, 1e-8, dev <= 1e-8, kind="identity",
-            note="max relative deviation; RMS floor / RMS spread: " + ", ".join(
-                f"r={r}: {np.sqrt(floors[r] / total):.3g}" for r in ranks))
+            note="max relative deviation; RMS floor / RMS spread of theta(S): " + ", ".join(
+                f"r={r}: {np.sqrt(floors[r] / total):.3g}" for r in ranks)
+            + "; RMS floor / RMS ||theta(S)||: " + ", ".join(
+                f"r={r}: {np.sqrt(floors[r]) / rms_theta:.3g}" for r in ranks))
 
     # 2. a trained width-r predictor never beats the floor
     worst, mses = 0.0, {}
@@ -128,10 +132,13 @@ def main(argv=None) -> dict:
     L1 = (Wc - Wc.mean(0)) @ J.T  # first-order centred targets, shape: (k_te, p)
     lin = {r: floor(L1, r) for r in ranks}
     rat = np.array([lin[r] / floors[r] for r in ranks])
-    far = float(np.max(np.maximum(rat, 1 / rat)))
-    rep.add("first-order floor (influence-matrix spectrum) vs true floor", far, 2.0, far <= 2.0,
-            kind="tight", note="measured: worst factor; first-order / true by r: " + ", ".join(
-                f"{r}: {v:.3g}" for r, v in zip(ranks, rat, strict=True)))
+    low = np.array([r <= n // 2 for r in ranks])
+    far = float(np.max(np.maximum(rat[low], 1 / rat[low])))
+    rep.add(f"first-order floor (influence-matrix spectrum) vs true floor, r <= n/2 = {n // 2}",
+            far, 1.5, far <= 1.5, kind="tight",
+            note="measured: worst factor; first-order / true by r: " + ", ".join(
+                f"{r}: {v:.3g}" for r, v in zip(ranks, rat, strict=True))
+            + " (near r = n the second-order part, absent from J, dominates the floor)")
     if len(T_te) > n + 1:
         s = np.linalg.svd(C, compute_uv=False)
         gap = float(s[n] / s[0])
