@@ -72,7 +72,7 @@ def method_predictions(learner, X, y, masks, train_masks, train_thetas, seed, wi
     if with_net:
         from modelpred_theory.setfn import ModelPred
 
-        net = ModelPred(learner, seed=seed, width=32, phi_depth=2, rho_hidden=(32,), epochs=40,
+        net = ModelPred(learner, seed=seed, width=32, phi_depth=2, rho_hidden=(32,), epochs=25,
                         batch_size=32, lr=3e-3, progress=False, val_fraction=0.0,
                         regularize=False).fit(X, y, train_masks, train_thetas)
         out["modelpred"] = net.predict(X, y, masks)
