@@ -12,7 +12,8 @@ squared-hinge SVM (penalised intercept; unpenalised has no certificate)
    (perturbations of theta(S) from 1e-8 to 0.1 relative and along the flattest Hessian
    direction, random and huge thetas, the full-pool fit for every subset, multinomial gauge
    shifts) and the predictions of the methods users certify: first-order influence, one Newton
-   step and a small, quickly trained ModelPred. The truth is learner.fit_subsets, itself
+   step and a small, quickly trained ModelPred (default base: Newton step + learned residual).
+   The truth is learner.fit_subsets, itself
    certified: we test cert(theta_hat) >= ||theta_hat - theta_exact|| - cert(theta_exact).
 2. tightness, as a distribution: the median of bound / true error over the influence, Newton
    and ModelPred predictions (finite bounds only) is <= 10, and the finite fraction is reported

@@ -60,7 +60,7 @@ def train_predictor(learner, X, y, M_tr, T_tr, full: bool, seed: int):
                                 batch_size=32))
     # plain MSE (the "PARA" ablation): the comparison across lam isolates the target's
     # smoothness; R_opt is examined separately (claim 5)
-    model = ModelPred(learner, seed=seed, lr=3e-3, progress=False, val_fraction=0.1,
+    model = ModelPred(learner, seed=seed, base=None, lr=3e-3, progress=False, val_fraction=0.1,
                       pooling="centred", regularize=False, **budget).fit(X, y, M_tr, T_tr)
     return lambda M: model.predict(X, y, M)
 

@@ -131,7 +131,7 @@ def main(argv=None) -> dict:
     T_tr = np.concatenate([T[:m] for T in Ts])
     M_te = np.concatenate([M[m:] for M in Ms])
     T_te = np.concatenate([T[m:] for T in Ts])
-    net = ModelPred(learner, seed=args.seed, width=32, phi_depth=2, rho_hidden=(32,),
+    net = ModelPred(learner, seed=args.seed, base=None, width=32, phi_depth=2, rho_hidden=(32,),
                     pooling="sum", regularize=False, epochs=20, batch_size=16, lr=3e-3,
                     val_fraction=0.0, progress=False).fit(X, y, M_tr, T_tr)
     P = net.predict(X, y, M_te)
