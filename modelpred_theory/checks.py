@@ -2,22 +2,31 @@
 
 Each statement of THEORY.md has a script ``proofs_checks/check_*.py`` with ``main(argv) -> dict``;
 this module finds the folder next to the package (the repository root, i.e. the package's parent
-directory), imports every script with importlib, runs it in quick mode (default) or ``--full``
-mode, prints a summary table and returns a non-zero exit status if any claim FAILs. The checks
-compare parameters under the sum convention F_S(theta) = sum_{i in S} w_i loss_i(theta) +
-lam/2 ||P theta||^2 (see each script).
+directory), imports every script with importlib and runs it in quick mode (default) or ``--full``
+mode. ``run_checks`` never writes to stdout (progress and per-claim lines go to stderr, and only
+when asked) and writes figures only under the ``out`` folder it is given (default
+``./modelpred_check_output`` in the current working directory). Every claim in the returned
+dicts carries ``measured``, ``bound`` and ``ratio`` = measured / bound (JSON-safe: None where not
+finite). The checks compare parameters under the sum convention F_S(theta) = sum_{i in S} w_i
+loss_i(theta) + lam/2 ||P theta||^2 (see each script).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
+import math
+import os
 import sys
 import time
 from pathlib import Path
 
-__all__ = ["cli_main", "find_checks", "proofs_dir", "run_checks"]
+__all__ = ["DEFAULT_OUT_NAME", "cli_main", "find_checks", "format_table", "proofs_dir",
+           "run_checks"]
+
+DEFAULT_OUT_NAME = "modelpred_check_output"
 
 
 def proofs_dir() -> Path:
@@ -46,11 +55,47 @@ def _load(name: str, path: Path):
     return module
 
 
+def _json_safe(obj):
+    """Replace non-finite floats by None, recursively (valid JSON has no inf / nan)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
 def run_checks(names=None, *, full: bool = False, seed: int = 0, out: str | None = None,
-               plot: bool = True, quiet: bool = True, progress: bool = True) -> list[dict]:
+               plot: bool = True, quiet: bool = True, progress: bool = False) -> list[dict]:
     """Run the selected checks; returns one result dict per check (see proofs_checks._common).
 
-    A check that raises is recorded as FAIL with the error message.
+    Parameters
+    ----------
+    names : list of str, optional
+        Checks to run (``"stability"`` or ``"check_stability"``); default all.
+    full : bool, default=False
+        Paper-size runs instead of the quick ones.
+    seed : int, default=0
+        Seed passed to every check.
+    out : str, optional
+        Output folder of the figures (default ``./modelpred_check_output``, created in the
+        current working directory).
+    plot : bool, default=True
+        Save each check's figure.
+    quiet : bool, default=True
+        When False, every claim is printed to stderr as it is checked.
+    progress : bool, default=False
+        Show a tqdm bar on stderr.
+
+    Returns
+    -------
+    list of dict
+        Per check: ``check``, ``statement``, ``passed``, ``n_claims``, ``n_passed``,
+        ``seconds``, ``figure`` and ``claims``, each claim a dict with ``name``, ``measured``,
+        ``bound``, ``ratio`` (measured / bound), ``relation``, ``kind``, ``passed``, ``note``.
+        A check that raises is recorded as FAIL with its error message. Nothing is written to
+        stdout: anything a check prints is sent to stderr (or dropped when ``quiet``).
     """
     available = find_checks()
     if names:
@@ -60,9 +105,10 @@ def run_checks(names=None, *, full: bool = False, seed: int = 0, out: str | None
         names = [n if n in available else f"check_{n}" for n in names]
     else:
         names = list(available)
-    argv_common = ["--full" if full else "--quick", "--seed", str(seed)]
-    if out:
-        argv_common += ["--out", str(out)]
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    out = str(Path(out) if out else Path.cwd() / DEFAULT_OUT_NAME)
+    argv_common = ["--full" if full else "--quick", "--seed", str(seed), "--out", out]
     if not plot:
         argv_common.append("--no-plot")
     if quiet:
@@ -72,20 +118,29 @@ def run_checks(names=None, *, full: bool = False, seed: int = 0, out: str | None
     if progress:
         from tqdm.auto import tqdm
 
-        it = tqdm(names, desc="proof checks", unit="check", file=sys.stderr)
-    for name in it:
-        t0 = time.perf_counter()
-        try:
-            res = _load(name, available[name]).main(argv_common)
-        except Exception as exc:  # noqa: BLE001 - a crashing check is a FAIL, reported
-            res = {"check": name, "passed": False, "n_claims": 0, "n_passed": 0, "claims": [],
-                   "error": f"{type(exc).__name__}: {exc}",
-                   "seconds": round(time.perf_counter() - t0, 3)}
-        results.append(res)
+        it = tqdm(names, desc="proof checks", unit="check", file=sys.stderr,
+                  disable=not sys.stderr.isatty())
+    with open(os.devnull, "w") as devnull:
+        sink = devnull if quiet else sys.stderr
+        for name in it:
+            t0 = time.perf_counter()
+            try:
+                with contextlib.redirect_stdout(sink):
+                    res = _load(name, available[name]).main(argv_common)
+            except Exception as exc:  # noqa: BLE001 - a crashing check is a FAIL, reported
+                res = {"check": name, "passed": False, "n_claims": 0, "n_passed": 0,
+                       "claims": [], "error": f"{type(exc).__name__}: {exc}",
+                       "seconds": round(time.perf_counter() - t0, 3)}
+            results.append(_json_safe(res))
     return results
 
 
-def _table(results: list[dict]) -> str:
+def _num(x) -> str:
+    return "n/a" if x is None else f"{x:.3g}"
+
+
+def format_table(results: list[dict], *, claims: bool = True) -> str:
+    """Human-readable summary: one line per check, and per claim measured / bound / ratio."""
     w = max(len(r["check"]) for r in results)
     lines = [f"{'check':<{w}}  {'claims':>7}  {'time':>7}  result", "-" * (w + 28)]
     for r in results:
@@ -94,12 +149,17 @@ def _table(results: list[dict]) -> str:
         lines.append(f"{r['check']:<{w}}  {r['n_passed']:>3}/{r['n_claims']:<3}  "
                      f"{r['seconds']:>6.1f}s  {tag}{extra}")
         for c in r.get("claims", []):
-            if not c["passed"]:
-                lines.append(f"    FAIL: {c['name']}: measured {c['measured']}, "
-                             f"predicted {c['predicted']}")
+            if claims or not c["passed"]:
+                lines.append(f"    {'PASS' if c['passed'] else 'FAIL'} [{c.get('kind', '')}] "
+                             f"measured {_num(c.get('measured'))} {c.get('relation', '')} "
+                             f"bound {_num(c.get('bound'))} (ratio {_num(c.get('ratio'))}): "
+                             f"{c['name']}")
     n_ok = sum(r["passed"] for r in results)
     lines.append(f"{n_ok}/{len(results)} checks passed")
     return "\n".join(lines)
+
+
+_table = format_table
 
 
 def cli_main(argv=None) -> int:

@@ -2,11 +2,22 @@
 
 No math lives here: every quantity a check measures comes from the library (learners' batched
 objective / gradient / Hessian, ``certify``) or from the check script itself.
+
+A claim records a number that was **measured**, the **bound** (or predicted value) it is
+compared with, their **ratio** measured / bound, the relation that must hold and the claim's
+kind: ``"tight"`` (a data-dependent bound expected to be within a factor 10, ratio >= 0.1),
+``"loose"`` (a constant-form bound reported beside a tight one), ``"identity"`` (an equality to
+rounding: the measured number is a relative error, the bound its tolerance), ``"rate"`` (a
+log-log slope against its predicted value) or ``"empirical"`` (a measured behaviour of trained
+networks, not a theorem). Nothing is printed to stdout: claims go to stderr, and only when the
+check is not ``--quiet``.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -14,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_OUT = ROOT / "figures" / "output"
+OUT_NAME = "modelpred_check_output"  # default output folder, created in the working directory
+KINDS = ("tight", "loose", "identity", "rate", "empirical")
 
 
 def parse_args(argv, description: str) -> argparse.Namespace:
@@ -27,10 +39,10 @@ def parse_args(argv, description: str) -> argparse.Namespace:
     ap.set_defaults(full=False)
     ap.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
     ap.add_argument("--out", type=str, default=None,
-                    help="folder for the figure (default figures/output/ in the repository)")
+                    help=f"folder for the figure (default ./{OUT_NAME} in the working directory)")
     ap.add_argument("--no-plot", dest="plot", action="store_false", help="skip the figure")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    ap.add_argument("--quiet", action="store_true", help="print only the summary line")
+    ap.add_argument("--quiet", action="store_true", help="print nothing while running")
     args = ap.parse_args([] if argv is None else list(argv))
     if args.seed < 0:
         ap.error("--seed must be >= 0")
@@ -40,17 +52,37 @@ def parse_args(argv, description: str) -> argparse.Namespace:
     return args
 
 
+def _finite_or_none(x) -> float | None:
+    """JSON-safe float: non-finite values become None (valid JSON has no inf / nan)."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
 @dataclass
 class Claim:
     name: str
-    measured: str
-    predicted: str
+    measured: float | None
+    bound: float | None
+    ratio: float | None
+    relation: str
+    kind: str
     passed: bool
+    note: str = ""
+
+    @property
+    def predicted(self) -> str:
+        return f"{self.relation} {_fmt(self.bound)}"
+
+
+def _fmt(x) -> str:
+    return "n/a" if x is None else f"{x:.4g}"
 
 
 @dataclass
 class Report:
-    """Collects the claims of one check and prints them as a table."""
+    """Collects the claims of one check; prints them to stderr unless ``quiet``."""
 
     check: str
     statement: str
@@ -60,26 +92,38 @@ class Report:
     figure: str | None = None
     t0: float = field(default_factory=time.perf_counter)
 
-    def add(self, name: str, measured, predicted: str, passed: bool) -> bool:
-        if isinstance(measured, float | np.floating):
-            measured = f"{measured:.4g}"
-        c = Claim(name, str(measured), predicted, bool(passed))
+    def add(self, name: str, measured, bound, passed: bool, *, relation: str = "<=",
+            kind: str = "tight", note: str = "") -> bool:
+        """Record one claim; ``ratio = measured / bound`` (None where undefined)."""
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        m, b = _finite_or_none(measured), _finite_or_none(bound)
+        ratio = None
+        if m is not None and b not in (None, 0.0):
+            ratio = _finite_or_none(m / b)
+        c = Claim(name, m, b, ratio, relation, kind, bool(passed), str(note))
         self.claims.append(c)
         if not self.quiet:
             tag = "PASS" if c.passed else "FAIL"
-            print(f"  [{tag}] {c.name}\n         measured: {c.measured}\n"
-                  f"         predicted: {c.predicted}")
+            print(f"  [{tag}] ({kind}) {c.name}\n         measured {_fmt(m)}  {relation}  "
+                  f"bound {_fmt(b)}   ratio {_fmt(ratio)}"
+                  + (f"\n         {c.note}" if c.note else ""), file=sys.stderr)
         return c.passed
 
     def header(self) -> None:
         if not self.quiet:
-            print(f"== {self.check} ({self.mode}) - THEORY.md {self.statement}")
+            print(f"== {self.check} ({self.mode}) - THEORY.md {self.statement}", file=sys.stderr)
 
     @property
     def passed(self) -> bool:
         return bool(self.claims) and all(c.passed for c in self.claims)
 
     def finish(self) -> dict:
+        claims = []
+        for c in self.claims:
+            d = asdict(c)
+            d["predicted"] = c.predicted
+            claims.append(d)
         out = {
             "check": self.check,
             "statement": self.statement,
@@ -87,18 +131,19 @@ class Report:
             "passed": self.passed,
             "n_claims": len(self.claims),
             "n_passed": sum(c.passed for c in self.claims),
-            "claims": [asdict(c) for c in self.claims],
+            "claims": claims,
             "figure": self.figure,
             "seconds": round(time.perf_counter() - self.t0, 3),
         }
-        tag = "PASS" if out["passed"] else "FAIL"
-        print(f"{self.check}: {tag} ({out['n_passed']}/{out['n_claims']} claims, "
-              f"{out['seconds']:.1f} s)")
+        if not self.quiet:
+            tag = "PASS" if out["passed"] else "FAIL"
+            print(f"{self.check}: {tag} ({out['n_passed']}/{out['n_claims']} claims, "
+                  f"{out['seconds']:.1f} s)", file=sys.stderr)
         return out
 
 
 def out_dir(args) -> Path:
-    path = Path(args.out) if args.out else DEFAULT_OUT
+    path = Path(args.out) if args.out else Path.cwd() / OUT_NAME
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -122,7 +167,7 @@ def save_figure(fig, args, name: str, report: Report) -> None:
     plt.close(fig)
     report.figure = str(path)
     if not report.quiet:
-        print(f"  figure: {path}")
+        print(f"  figure: {path}", file=sys.stderr)
 
 
 def loglog_slope(x, y) -> float:
@@ -135,8 +180,18 @@ def loglog_slope(x, y) -> float:
     return float(np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)[0])
 
 
+def worst_ratio(measured, bound) -> tuple[float, int, int]:
+    """(max measured / bound, number of violations measured > bound, number of pairs)."""
+    measured = np.asarray(measured, dtype=float).ravel()
+    bound = np.asarray(bound, dtype=float).ravel()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(bound > 0, measured / bound, np.where(measured > 0, np.inf, 0.0))
+    return float(np.max(r)), int(np.sum(measured > bound)), int(r.size)
+
+
 def run_as_script(main) -> None:
-    import sys
+    import json
 
     out = main(sys.argv[1:])
+    print(json.dumps(out, indent=2))
     sys.exit(0 if out["passed"] else 1)

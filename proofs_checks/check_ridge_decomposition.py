@@ -119,8 +119,8 @@ def main(argv=None) -> dict:
     net = ExactRidgeDeepSets(d, lam, False)
     rep.add(f"explicit decomposition = exact fit on {2 * (k + k // 4)} subsets/weightings "
             f"(latent dim {net.latent_dim} = p(p+1)/2 + p, p = {d + 1})",
-            f"max relative error {worst:.2e}", f"<= {TOL:g} (float64 rounding only)",
-            worst <= TOL)
+            worst, TOL, worst <= TOL, kind="identity",
+            note="max relative error; tolerance: float64 rounding only")
 
     # 2. DeepSets on ragged sets of new points (not the pool), padded with masks
     learner = Ridge(lam=lam)
@@ -140,9 +140,9 @@ def main(argv=None) -> dict:
     e3 = float(np.abs(out_p - out).max() / max(1.0, np.abs(out).max()))
     rep.add(f"DeepSets(phi exact, sum, rho = solve) on {n_sets} ragged new sets (sizes 1..{m}, "
             "some with |S| < p: lam makes the solve well posed) vs learner.fit",
-            f"max relative error {e2:.2e}", f"<= {TOL:g}", e2 <= TOL)
-    rep.add("permuting the rows of every set changes nothing", f"max change {e3:.2e}",
-            "<= 1e-12 (summation order only)", e3 <= 1e-12)
+            e2, TOL, e2 <= TOL, kind="identity", note="max relative error")
+    rep.add("permuting the rows of every set changes nothing", e3, 1e-12, e3 <= 1e-12,
+            kind="identity", note="max relative change; tolerance: summation order only")
 
     # 3. independent reference: scikit-learn Ridge minimises ||y - Xw - b||^2 + alpha ||w||^2
     from sklearn.linear_model import Ridge as SkRidge
@@ -153,8 +153,8 @@ def main(argv=None) -> dict:
                    (SkRidge(alpha=lam).fit(X[mk], y[mk]) for mk in masks)])
     e4 = float((np.linalg.norm(dec - sk, axis=1) / np.maximum(1, np.linalg.norm(sk, axis=1))).max())
     rep.add("decomposition vs scikit-learn Ridge(alpha=lam) on 10 subsets (independent code)",
-            f"max relative error {e4:.2e}", "<= 1e-8 (sklearn's own solver tolerance)",
-            e4 <= 1e-8)
+            e4, 1e-8, e4 <= 1e-8, kind="identity",
+            note="max relative error; tolerance: scikit-learn's own solver tolerance")
 
     if args.plot:
         fig, ax = new_figure(2)

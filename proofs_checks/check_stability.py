@@ -15,7 +15,14 @@ Claims checked (ridge, binary logistic, squared-hinge SVM; several lam)
 2. the uniform bound G |S delta S'| / lam holds on every pair, with G from THEORY.md (2.3);
 3. the 1/lam rate: for lam >= 30 lambda_max(c [X 1]^T [X 1]) (c the loss curvature cap; the
    regime where the data curvature is a small perturbation of lam I), log ||theta(S) -
-   theta(S')|| against log lam has slope -1 (band [-1.1, -0.9]).
+   theta(S')|| against log lam has slope -1 (band [-1.1, -0.9]); this also holds under a mean
+   convention, so two claims follow that would FAIL under it:
+4. at lam = 1000 x data curvature, lam ||theta(S) - theta(S')|| equals ||sum_{S - S'} grad l_i(0)
+   - sum_{S' - S} grad l_i(0)|| within 5% for |S| from n/8 to n (a mean convention divides by
+   |S|);
+5. theta(2 w; lam) = theta(w; lam / 2) to the solver tolerance (a mean convention gives
+   theta(2 w; lam) = theta(w; lam)).
+Claims 1 and 4-5 are tight / identities; claim 2 is the loose constant form.
 """
 
 from __future__ import annotations
@@ -27,9 +34,25 @@ from modelpred_theory.learners import LogisticRegression, Ridge, SquaredHingeSVM
 from modelpred_theory.learners.objective import optimality_residual
 
 try:
-    from ._common import Report, loglog_slope, new_figure, parse_args, run_as_script, save_figure
+    from ._common import (
+        Report,
+        loglog_slope,
+        new_figure,
+        parse_args,
+        run_as_script,
+        save_figure,
+        worst_ratio,
+    )
 except ImportError:  # pragma: no cover
-    from _common import Report, loglog_slope, new_figure, parse_args, run_as_script, save_figure
+    from _common import (
+        Report,
+        loglog_slope,
+        new_figure,
+        parse_args,
+        run_as_script,
+        save_figure,
+        worst_ratio,
+    )
 
 # Slack for float64: theta(S) is exact to ~1e-10 relative (solver tolerance), so a bound may be
 # undercut by at most that much.
@@ -56,15 +79,37 @@ def gradient_bound(learner, X, y, lam: float) -> float:
     raise ValueError(f"no gradient bound for {learner!r}")
 
 
-def sample_pairs(n: int, k: int, max_change: int, rng) -> tuple[np.ndarray, np.ndarray]:
-    """k pairs (S, S'): S random of size >= n/4, S' = S with 1..max_change memberships toggled."""
-    S = rng.random((k, n)) < rng.uniform(0.3, 0.9, (k, 1))
+def sample_pairs(n: int, k: int, max_change: int, rng, frac=(0.3, 0.9)):
+    """k pairs (S, S'): S random (inclusion probability in ``frac``), S' = S with
+    1..max_change memberships toggled; two (k, n) boolean arrays."""
+    S = rng.random((k, n)) < rng.uniform(*frac, (k, 1))
     S[:, 0] = True
     Sp = S.copy()
     for j in range(k):
         idx = rng.choice(np.arange(1, n), size=rng.integers(1, max_change + 1), replace=False)
         Sp[j, idx] = ~Sp[j, idx]
     return S, Sp
+
+
+def first_order_deviation(cls, X, y, lam, S, Sp) -> float:
+    """max_j |lam ||theta(S_j) - theta(S'_j)|| / ||sum_i (s_i - s'_i) grad l_i(0)|| - 1|.
+
+    At lam >> data curvature, theta(S) = -(1/lam) sum_{i in S} grad l_i(0) + O(lam^-2) under the
+    sum convention (THEORY.md 5.3), whatever |S|; under a mean convention the sum would carry
+    a factor 1/|S|.
+    """
+    learner = cls(lam=float(lam), penalize_intercept=True, tol=1e-12)
+    dist = np.linalg.norm(learner.fit_subsets(X, y, S) - learner.fit_subsets(X, y, Sp), axis=1)
+    G0 = learner.per_sample_grads(np.zeros(X.shape[1] + 1), X, y)  # shape: (n, p)
+    pred = np.linalg.norm((S.astype(float) - Sp.astype(float)) @ G0, axis=1)
+    return float(np.max(np.abs(lam * dist / pred - 1.0)))
+
+
+def doubled_weights_error(cls, X, y, S) -> float:
+    """max relative ||theta(2 w; lam) - theta(w; lam / 2)|| over the rows of S."""
+    a = cls(lam=1.0, penalize_intercept=True, tol=1e-12).fit_subsets(X, y, 2.0 * S)
+    b = cls(lam=0.5, penalize_intercept=True, tol=1e-12).fit_subsets(X, y, S.astype(float))
+    return float(np.max(np.linalg.norm(a - b, axis=1) / np.linalg.norm(b, axis=1)))
 
 
 def main(argv=None) -> dict:
@@ -80,6 +125,7 @@ def main(argv=None) -> dict:
     problems = [(Ridge, reg), (LogisticRegression, clf), (SquaredHingeSVM, clf)]
     S, Sp = sample_pairs(n, k, 8, rng)
     sym = (S != Sp).sum(1)
+    S4, Sp4 = sample_pairs(n, 12, 3, rng, frac=(0.125, 1.0))
     plot_rows = []
     for cls, ds in problems:
         X, y = ds.X_train, ds.y_train
@@ -93,15 +139,17 @@ def main(argv=None) -> dict:
             unif = gradient_bound(learner, X, y, lam) * sym / lam
             n_bad1 += int((dist > sharp * (1 + SLACK) + SLACK).sum())
             n_bad2 += int((dist > unif * (1 + SLACK)).sum())
-            r_sharp.append(np.max(dist / sharp))
-            r_unif.append(np.max(dist / unif))
+            r_sharp.append(dist / sharp)
+            r_unif.append(dist / unif)
             plot_rows.append((cls.__name__, lam, dist, sharp, unif))
-        rep.add(f"{cls.__name__}: ||theta(S)-theta(S')|| <= ||grad F_S(theta(S'))||/lam, "
-                f"{k} pairs x lam in {lams}",
-                f"{n_bad1} violations; max ratio {max(r_sharp):.3f}", "0 violations, ratio <= 1",
-                n_bad1 == 0)
-        rep.add(f"{cls.__name__}: ||theta(S)-theta(S')|| <= G |S delta S'| / lam",
-                f"{n_bad2} violations; max ratio {max(r_unif):.3g}", "0 violations", n_bad2 == 0)
+        w1, nv1, nt = worst_ratio(np.concatenate(r_sharp), np.ones(nt_total := len(lams) * k))
+        rep.add(f"{cls.__name__}: ||theta(S)-theta(S')|| <= ||grad F_S(theta(S'))||/lam "
+                f"(sharp, data-dependent), {k} pairs x lam in {lams}", w1, 1.0, n_bad1 == 0,
+                kind="tight", note=f"measured: max distance / bound; {n_bad1}/{nt} violations")
+        w2 = float(np.max(np.concatenate(r_unif)))
+        rep.add(f"{cls.__name__}: ||theta(S)-theta(S')|| <= G |S delta S'| / lam (constant form)",
+                w2, 1.0, n_bad2 == 0, kind="loose",
+                note=f"measured: max distance / bound; {n_bad2}/{nt_total} violations")
         # 3. rate in lam (regime lam >> data curvature): slope -1
         Xa = np.c_[X, np.ones(n)]
         curv = {"ridge": 1.0, "logistic": 0.25, "svm": 2.0}[cls.name]
@@ -115,8 +163,20 @@ def main(argv=None) -> dict:
             med.append(np.median(dist))
         slope = loglog_slope(big, med)
         rep.add(f"{cls.__name__}: rate in lam for lam in [{big[0]:.3g}, {big[-1]:.3g}] "
-                f"(30..1000 x data curvature)",
-                f"slope {slope:.3f}", "-1 (band [-1.1, -0.9])", -1.1 <= slope <= -0.9)
+                f"(30..1000 x data curvature)", slope, -1.0, -1.1 <= slope <= -0.9,
+                relation="~", kind="rate", note="log-log slope; band [-1.1, -0.9]")
+        # 4. the sum convention: the first-order change does not depend on |S|
+        dev = first_order_deviation(cls, X, y, 1000.0 * lmax, S4, Sp4)
+        rep.add(f"{cls.__name__}: sum convention, lam = 1000 x data curvature: lam ||theta(S) - "
+                "theta(S')|| / ||sum_{S-S'} grad l_i(0) - sum_{S'-S} grad l_i(0)|| = 1 for |S| "
+                f"from {int(S4.sum(1).min())} to {int(S4.sum(1).max())}", dev, 0.05, dev <= 0.05,
+                kind="identity", note="measured: max |ratio - 1| over pairs (the mean "
+                "convention would give ratios of about 1/|S|)")
+        # 5. doubled weights at lam = unit weights at lam / 2 (false under the mean convention)
+        e5 = doubled_weights_error(cls, X, y, S[:10])
+        rep.add(f"{cls.__name__}: theta(2 w; lam) = theta(w; lam / 2) (sum convention)", e5,
+                1e-8, e5 <= 1e-8, kind="identity",
+                note="max relative error; tolerance: solver tolerance 1e-10 x conditioning")
 
     if args.plot:
         fig, ax = new_figure(2)

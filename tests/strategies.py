@@ -11,13 +11,22 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 __all__ = [
+    "STRESS_CONDITION",
+    "STRESS_LAM",
     "binary_labels",
     "finite_floats",
     "multiclass_labels",
     "nonempty_masks",
     "regression_targets",
+    "stress_design",
+    "stress_lams",
+    "stress_weights",
     "well_conditioned_design",
 ]
+
+# Stress ranges (house style rule 9 still holds: conditioning is built in, only wider).
+STRESS_CONDITION = (1.0, 1e2, 1e4, 1e6, 1e8)  # cond(X) of the generated designs
+STRESS_LAM = (-6.0, 4.0)  # log10 range of lam
 
 # Entries below this magnitude are flushed to zero. Reason: keep subnormals out of generated data.
 _FLUSH = 1e-300
@@ -122,3 +131,39 @@ def nonempty_masks(draw, n, k) -> np.ndarray:
     anchor = draw(arrays(np.int64, (k,), elements=st.integers(0, n - 1), fill=st.nothing()))
     masks[np.arange(k), anchor] = True
     return masks
+
+
+def stress_lams() -> st.SearchStrategy[float]:
+    """lam = 10**u with u in [-6, 4] (STRESS_LAM)."""
+    return finite_floats(*STRESS_LAM).map(lambda u: float(10.0**u))
+
+
+@st.composite
+def stress_design(draw, max_n: int = 200, max_d: int = 4, n_dup_max: int = 5):
+    """(X, dup): a design with cond(X) up to 1e8, n up to ``max_n`` rows, some rows duplicated.
+
+    ``X`` has shape (n, d) and is built as in ``well_conditioned_design`` with a condition number
+    drawn from ``STRESS_CONDITION``, then scaled into the unit ball (the library's convention for
+    inputs); its last ``len(dup)`` rows are exact copies of rows ``dup`` (int array). Sizes are
+    drawn small-first (hypothesis shrinks towards them), so most examples stay fast.
+    """
+    d = draw(st.integers(1, max_d))
+    n0 = draw(st.sampled_from([d + 2, 12, 40, max_n - n_dup_max]))
+    cond = draw(st.sampled_from(STRESS_CONDITION))
+    X = draw(well_conditioned_design(n0, d, cond_max=max(cond, 1.0 + 1e-9)))
+    X = X / max(float(np.linalg.norm(X, axis=1).max()), 1e-300)
+    k = draw(st.integers(0, n_dup_max))
+    dup = np.array(draw(st.lists(st.integers(0, n0 - 1), min_size=k, max_size=k)), dtype=np.int64)
+    X = np.concatenate([X, X[dup]], axis=0)
+    X[np.abs(X) < _FLUSH] = 0.0
+    return X, dup
+
+
+@st.composite
+def stress_weights(draw, n) -> np.ndarray:
+    """Fractional weights of shape (n,) in [0, 3] (some exactly 0, at least one > 0)."""
+    n = _resolve(draw, n)
+    w = draw(arrays(np.float64, (n,), elements=st.one_of(st.just(0.0), finite_floats(0.05, 3.0)),
+                    fill=st.nothing()))
+    w[draw(st.integers(0, n - 1))] = 1.0
+    return w

@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from modelpred_theory import datasets, subsets
 from modelpred_theory.learners import LogisticRegression, Ridge, SquaredHingeSVM
-from modelpred_theory.setfn.certify import certify, gsc_constant
+from modelpred_theory.setfn.certify import (
+    certificate_summary,
+    certified_lambda_min,
+    certify,
+    gsc_constant,
+)
 
 
 def _problem(kind, pen, seed=0, lam=0.7):
@@ -156,3 +162,83 @@ def test_bad_input_raises_before_work():
         certify(learner, X, y, m, th, chunk_size=0)
     with pytest.raises(ValueError, match="X"):
         certify(learner, X[:, :, None], y, m, th)
+
+
+# ----------------------------------------------------------- certified curvature (3.6)
+def _spd(p, evals, seed):
+    Q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((p, p)))
+    return torch.as_tensor((Q * evals) @ Q.T)
+
+
+def test_certified_lambda_min_is_a_lower_bound_and_nearly_tight():
+    mats = [_spd(6, np.logspace(-3, 2, 6), 0), _spd(6, np.array([-2.0, 0.5, 1, 2, 3, 4]), 1),
+            _spd(12, np.logspace(-8, 0, 12), 2)]
+    H = torch.stack([m for m in mats[:2]])
+    mu = certified_lambda_min(H, 0.0)
+    ev = np.linalg.eigvalsh(H.numpy())[:, 0]
+    assert np.all(mu <= ev)  # a lower bound ...
+    assert np.all(mu >= ev - 1e-12 * np.abs(H.numpy()).sum((1, 2)))  # ... lost only to rounding
+    mu12 = certified_lambda_min(mats[2][None], 1e-9)[0]
+    assert mu12 <= 1e-8 - 1e-9 and mu12 >= 1e-8 - 1e-9 - 1e-12
+    H_bad = H.clone()
+    H_bad[0, 0, 0] = float("nan")
+    assert certified_lambda_min(H_bad, 0.0)[0] == -np.inf
+
+
+def test_certified_lambda_min_does_not_trust_the_eigensolver(monkeypatch):
+    """If the eigenvalue estimate is wrong (too high), the Cholesky test fails and no bound is
+    returned: the certificate never inherits an eigensolver error."""
+    H = _spd(5, np.array([0.1, 1, 2, 3, 4]), 3)[None]
+    real = torch.linalg.eigvalsh
+    monkeypatch.setattr(torch.linalg, "eigvalsh", lambda A: real(A) + 1.0)
+    mu = certified_lambda_min(H, 0.0)[0]
+    assert mu == -np.inf or mu <= 0.1
+
+
+def test_certify_raises_valueerror_on_overflow():
+    learner, X, y = _problem("binary", False)
+    th = learner.fit(X, y).theta
+    with pytest.raises(ValueError, match="scale X"):
+        certify(learner, X * 1e200, y, np.ones(len(X)), th)
+    svm, X, y = _problem("svm", True)
+    with pytest.raises(ValueError, match="overflows"):
+        certify(svm, X, y, np.ones(len(X)), np.full(X.shape[1] + 1, 1e308))
+    with pytest.raises(ValueError, match="thetas_hat"):
+        certify(svm, X, y, np.ones(len(X)), np.full(X.shape[1] + 1, np.inf))
+
+
+# ----------------------------------------------------------- certificate_summary
+def test_certificate_summary_separates_infinite_bounds():
+    b = np.array([1.0, 2.0, np.inf, 4.0, np.inf])
+    t = np.array([0.5, 1.0, 1.0, 1.0, 0.0])
+    s = certificate_summary(b, t)
+    assert s["n"] == 5 and s["coverage"] == 1.0 and s["violations"] == 0
+    assert s["finite_fraction"] == pytest.approx(0.6)
+    assert s["finite_coverage"] == pytest.approx(0.6)
+    assert s["median_ratio"] == pytest.approx(2.0)  # ratios 2, 2, 4 over finite bounds
+    assert s["reason"] is not None and "residual" in s["reason"]
+    far = certificate_summary(b, t, R=np.array([1, 1, 40.0, 1, 40.0]))
+    assert "unit ball" in far["reason"] and "scale" in far["reason"]
+    none = certificate_summary(b, t, method="none")
+    assert "penalize_intercept" in none["reason"]
+    ok = certificate_summary(np.array([1.0, 0.5]), np.array([2.0, 0.1]))
+    assert ok["violations"] == 1 and ok["coverage"] == 0.5 and ok["reason"] is None
+    with pytest.raises(ValueError, match="equal lengths"):
+        certificate_summary(b, t[:-1])
+    with pytest.raises(ValueError, match="R must"):
+        certificate_summary(b, t, R=np.ones(2))
+
+
+def test_certificate_summary_on_real_certificates_and_export():
+    import modelpred_theory as mpt
+
+    assert mpt.setfn.certificate_summary is certificate_summary
+    learner, X, y = _problem("binary", False)
+    masks = _masks(learner, X, y)
+    exact = learner.fit_subsets(X, y, masks)
+    T = exact + 1e-3 * np.random.default_rng(0).standard_normal(exact.shape)
+    c, det = certify(learner, X, y, masks, T, return_details=True)
+    s = certificate_summary(c, np.linalg.norm(T - exact, axis=1), R=det["R"],
+                            method=det["method"])
+    assert s["coverage"] == 1.0 and s["finite_fraction"] == 1.0
+    assert 1.0 <= s["median_ratio"] <= 10.0

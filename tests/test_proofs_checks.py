@@ -2,28 +2,63 @@
 
 from __future__ import annotations
 
+import json
+import math
+
 import pytest
 
 from modelpred_theory import checks
 
 NAMES = sorted(checks.find_checks())
+KINDS = {"tight", "loose", "identity", "rate", "empirical"}
 
 
 def test_every_statement_has_a_check():
     expected = {"check_ridge_decomposition", "check_stability", "check_certificate",
-                "check_influence_rates", "check_regularisation", "check_latent_dimension"}
+                "check_influence_rates", "check_regularisation", "check_latent_dimension",
+                "check_newton_influence", "check_rank_floor", "check_size_floor",
+                "check_jacobian_rank", "check_moved_points"}
     assert expected <= set(NAMES)
+    assert len(NAMES) >= 11
 
 
 @pytest.mark.torch
 @pytest.mark.parametrize("name", NAMES)
-def test_check_passes_in_quick_mode(name, tmp_path):
-    (res,) = checks.run_checks([name], out=str(tmp_path), progress=False)
+def test_check_passes_in_quick_mode(name, tmp_path, capsys):
+    (res,) = checks.run_checks([name], out=str(tmp_path))
+    assert capsys.readouterr().out == ""  # run_checks never writes to stdout
     assert res.get("error") is None, res.get("error")
     failed = [c for c in res["claims"] if not c["passed"]]
     assert res["passed"], failed
     assert res["n_claims"] >= 1
     assert res["figure"] is not None and (tmp_path / f"{name}.png").exists()
+    for c in res["claims"]:
+        assert c["kind"] in KINDS
+        for key in ("measured", "bound", "ratio"):
+            assert c[key] is None or (isinstance(c[key], float) and math.isfinite(c[key]))
+        if c["measured"] is not None and c["bound"] not in (None, 0.0):
+            assert c["ratio"] == pytest.approx(c["measured"] / c["bound"])
+    # every loose (constant-form) bound stands beside a tight one in the same check
+    kinds = [c["kind"] for c in res["claims"]]
+    if "loose" in kinds:
+        assert "tight" in kinds
+    json.dumps(res, allow_nan=False)  # valid JSON (no inf / nan)
+
+
+def test_run_checks_writes_under_cwd_by_default(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (res,) = checks.run_checks(["jacobian_rank"], quiet=False)
+    captured = capsys.readouterr()
+    assert captured.out == ""  # claims go to stderr when asked
+    assert "jacobian_rank" in captured.err and "ratio" in captured.err
+    assert res["passed"]
+    assert (tmp_path / checks.DEFAULT_OUT_NAME / "check_jacobian_rank.png").exists()
+    table = checks.format_table([res])
+    assert "ratio" in table and "check_jacobian_rank" in table
+    with pytest.raises(ValueError, match="seed"):
+        checks.run_checks(["jacobian_rank"], seed=-1)
+    with pytest.raises(ValueError, match="unknown"):
+        checks.run_checks(["no_such_check"])
 
 
 def test_runner_cli(tmp_path, capsys):
@@ -33,6 +68,14 @@ def test_runner_cli(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "check_stability" in out and "PASS" in out
     assert checks.cli_main(["no_such_check"]) == 2
+
+
+def test_runner_json_is_valid_json_only(tmp_path, capsys):
+    assert checks.cli_main(["jacobian_rank", "--json", "--no-plot", "--out", str(tmp_path)]) == 0
+    payload = json.loads(capsys.readouterr().out)  # stdout holds nothing but the JSON
+    (res,) = payload["checks"]
+    assert payload["passed"] and res["check"] == "check_jacobian_rank"
+    assert all({"measured", "bound", "ratio"} <= set(c) for c in res["claims"])
 
 
 def test_runner_reports_failures(monkeypatch, tmp_path):
@@ -47,4 +90,4 @@ def test_runner_reports_failures(monkeypatch, tmp_path):
         return mod
 
     monkeypatch.setattr(checks, "_load", fake_load)
-    assert checks.cli_main(["stability", "--no-plot"]) == 1
+    assert checks.cli_main(["stability", "--no-plot", "--out", str(tmp_path)]) == 1

@@ -6,7 +6,7 @@ F_S(theta) = sum_{i in S} w_i loss_i(theta) + lam/2 ||P theta||^2 (C = 1/lam).
 
 from .bases import BASES, ClassicalBase, ResidualGate
 from .cache import CacheWarning
-from .certify import certify, gsc_constant
+from .certify import certificate_summary, certify, gsc_constant
 from .engine import fit_subsets_parallel, map_chunks
 from .model import PAPER_SETTINGS, ModelPred, relative_error
 from .network import DeepSets, encode_points, pad_sets
@@ -18,6 +18,7 @@ __all__ = [
     "ClassicalBase",
     "PAPER_SETTINGS",
     "ResidualGate",
+    "certificate_summary",
     "certify",
     "gsc_constant",
     "DeepSets",

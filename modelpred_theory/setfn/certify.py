@@ -14,22 +14,16 @@ re-derived here. THEORY.md, statement 3, proves every bound used below.
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
-import torch
 
 from ..learners._validation import check_theta, check_weight_matrix
-from ..learners.base import DTYPE, ConvexLearner, _as_tensor, augment, outer_products
+from ..learners.base import ConvexLearner, _as_tensor, augment, outer_products
+from ._verified import _EPS, _MARGIN, _quadratic_bound, _solve_increasing, certified_lambda_min
 
-__all__ = ["certify", "gsc_constant"]
+__all__ = ["certificate_summary", "certified_lambda_min", "certify", "gsc_constant"]
 
-_EPS = float(np.finfo(np.float64).eps)
-# Rounding margins (float64, standard model |fl(a op b) - a op b| <= eps |a op b|): a sum of m
-# terms errs by at most gamma_m = m eps / (1 - m eps) times the sum of their magnitudes
-# (Higham, "Accuracy and Stability of Numerical Algorithms", 2002, sec. 3.1); a symmetric
-# eigensolver is backward stable with error O(p eps ||H||) (ibid., sec. 19). We use the factor
-# _MARGIN * (n + p + 20) * eps on the magnitude sums, which over-covers both by a wide margin.
-_MARGIN = 8.0
 # Memory budget (bytes) per chunk of predictions.
 _CHUNK_BYTES = 128 * 2**20
 
@@ -64,33 +58,6 @@ def _curvature_cap(learner: ConvexLearner, K: int) -> float:
     return 4.0  # unknown learner: generous (only enters the rounding margins)
 
 
-def _solve_increasing(mu_l: np.ndarray, c0: float, M: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """Largest r >= 0 with h(r) = mu_l (1 - exp(-M r)) / M + c0 r <= g (inf if unbounded).
-
-    h is increasing in r, so the feasible set is an interval [0, r*]; the returned value is an
-    upper end of a bisection bracket of r*, hence >= r* (rigorous direction).
-    """
-    k = g.shape[0]
-    out = np.full(k, np.inf)
-    if c0 == 0.0:
-        # closed form: r* = -log(1 - M g / mu_l) / M, finite iff M g < mu_l
-        ok = (mu_l > 0) & (M * g < mu_l)
-        z = M[ok] * g[ok] / mu_l[ok]
-        out[ok] = -np.log1p(-z) / M[ok]
-        out[ok] *= 1.0 + 1e-12
-        # M == 0 cannot happen (R >= 1 because of the intercept column)
-        return out
-    h = lambda r: mu_l * (-np.expm1(-M * r)) / M + c0 * r
-    lo = g / (mu_l + c0)  # h(lo) <= (mu_l + c0) lo = g: feasible
-    hi = g / c0  # h(hi) >= c0 hi = g
-    for _ in range(80):
-        mid = 0.5 * (lo + hi)
-        feas = h(mid) <= g
-        lo = np.where(feas, mid, lo)
-        hi = np.where(feas, hi, mid)
-    return hi * (1.0 + 1e-12)
-
-
 def _active_set_refine(learner, Tc, Xt, yt, Xa, Wn, K, row_norm, g_safe, cap, lam, n, p,
                        n_rounds: int = 4):
     """Strong-convexity bound ||g|| / lam, tightened by points that stay active on the segment.
@@ -116,8 +83,7 @@ def _active_set_refine(learner, Tc, Xt, yt, Xa, Wn, K, row_norm, g_safe, cap, la
         if not act.any():
             break
         H = learner.batch_hessian(Tc, Xt, yt, _as_tensor(Wa), K)  # = 2 sum_A w x x^T + lam I
-        mu = torch.linalg.eigvalsh(H).numpy()[:, 0] - eps_h
-        mu = np.maximum(mu, lam)
+        mu = np.maximum(certified_lambda_min(H, eps_h), lam)  # H >= lam I holds analytically
         r_new = np.minimum(r, g_safe / mu)
         mu_best = np.maximum(mu_best, np.where(r_new < r, mu, mu_best))
         if np.allclose(r_new, r, rtol=1e-3, atol=0):
@@ -125,6 +91,82 @@ def _active_set_refine(learner, Tc, Xt, yt, Xa, Wn, K, row_norm, g_safe, cap, la
             break
         r = r_new
     return r, mu_best
+
+
+def _check_finite(values: np.ndarray, scale, start: int) -> None:
+    """ValueError naming the predictions whose gradient / Hessian overflow float64."""
+    bad = ~np.isfinite(values)
+    if scale is not None:
+        bad |= ~np.isfinite(scale)
+    if bad.any():
+        rows = (np.flatnonzero(bad)[:10] + start).tolist()
+        raise ValueError(
+            f"thetas_hat rows {rows}: the gradient or Hessian of F_S overflows float64 there "
+            "(predictions or rows of X far too large); scale X (e.g. X / max_i ||x_i||) and "
+            "check the predictions")
+
+
+def _residual(ctx, Tc, Wn, start: int):
+    """(||g||, its rounding margin delta, R) per row of a chunk (THEORY.md 3.6 (a))."""
+    lrn, Wc = ctx.learner, _as_tensor(Wn)
+    G = lrn.batch_grad(Tc, ctx.Xt, ctx.yt, Wc, ctx.K)  # shape: (m, p)
+    gn = G.norm(dim=1).numpy()
+    _, dZ = lrn._link(lrn._margins(Tc, ctx.Xa, ctx.K), ctx.yt, "grad")  # shape: (m, n, K)
+    dzn = dZ.norm(dim=2).numpy()  # shape: (m, n)
+    tn = Tc.norm(dim=1).numpy()  # shape: (m,)
+    rn = ctx.row_norm
+    with np.errstate(over="ignore", invalid="ignore"):
+        mag = (Wn * rn[None]) @ np.ones(ctx.n)  # sum_i w_i ||x~_i||
+        scale_g = (Wn * dzn) @ rn + ctx.cap * tn * (Wn @ rn**2) + mag + ctx.lam * tn
+    _check_finite(gn, scale_g, start)
+    delta = _MARGIN * (ctx.n + ctx.p + 20) * _EPS * scale_g
+    R = np.where(Wn > 0, rn[None], 0.0).max(axis=1) * (1.0 + 1e-12)
+    return G, gn, delta, R
+
+
+def _certify_chunk(ctx, T, W, start: int) -> dict:
+    """Bounds and details for one chunk of predictions T (m, p) with weights W (m, n)."""
+    Tc = _as_tensor(np.ascontiguousarray(T))  # shape: (m, p)
+    Wn = np.ascontiguousarray(W)
+    out = {"gauge": np.zeros(len(Wn)), "mu": np.full(len(Wn), np.nan)}
+    if ctx.u is not None:
+        a = Tc @ ctx.u  # shape: (m,)
+        out["gauge"] = a.abs().numpy() + 4.0 * _EPS * Tc.norm(dim=1).numpy()
+        Tc = Tc - a[:, None] * ctx.u[None, :]
+    G, gn, delta, R = _residual(ctx, Tc, Wn, start)
+    g_safe = gn + delta
+    out.update(residual=gn, residual_margin=delta, R=R)
+    lam, n, p = ctx.lam, ctx.n, ctx.p
+    if ctx.method == "strong-convexity":
+        out["bounds"], out["mu"] = _active_set_refine(
+            ctx.learner, Tc, ctx.Xt, ctx.yt, ctx.Xa, Wn, ctx.K, ctx.row_norm, g_safe, ctx.cap,
+            lam, n, p)
+        return out
+    if ctx.method == "none":
+        out["bounds"] = np.full(len(Wn), np.inf)
+        return out
+    H = ctx.learner.batch_hessian(Tc, ctx.Xt, ctx.yt, _as_tensor(Wn), ctx.K,
+                                  outer=ctx.outer)  # shape: (m, p, p)
+    _check_finite(H.flatten(1).sum(1).numpy(), None, start)
+    eps_h = _MARGIN * (n + p + 20) * _EPS * (ctx.cap * (Wn @ ctx.row_norm**2) + lam + 1e-300)
+    if ctx.u is not None:
+        # F_S is flat along u (H^true u = 0): lambda_min(H + c u u^T) = lambda_min of H on
+        # the complement of u when c >= that value; c = trace(H) >= lambda_max.
+        c_u = H.diagonal(dim1=1, dim2=2).sum(1)  # shape: (m,)
+        H = H + c_u[:, None, None] * (ctx.u[:, None] * ctx.u[None, :])[None]
+        eps_h = eps_h + 8.0 * p * _EPS * c_u.numpy()
+    mu = certified_lambda_min(H, eps_h)
+    if ctx.method == "exact-quadratic":
+        b = _quadratic_bound(H, G, mu, delta, eps_h)
+        if ctx.all_pen and lam > 0:  # ||g|| / lam is also valid (Prop. 3.1)
+            b = np.minimum(b, g_safe / lam)
+    else:
+        c0 = lam if ctx.all_pen else 0.0
+        b = _solve_increasing(np.maximum(mu - c0, 0.0), c0, ctx.c_gsc * R, g_safe)
+        if c0 > 0:
+            b = np.minimum(b, g_safe / c0)
+    out["mu"], out["bounds"] = mu, b
+    return out
 
 
 def certify(learner, X, y, masks, thetas_hat, return_details: bool = False, *,
@@ -172,8 +214,9 @@ def certify(learner, X, y, masks, thetas_hat, return_details: bool = False, *,
     * Every coordinate penalised (``penalize_intercept=True``): F_S is lam-strongly convex, so
       r <= ||g|| / lam.
     * Ridge (quadratic loss, either intercept setting, lam >= 0): theta_hat - theta(S) =
-      H_S^{-1} g exactly, so the bound is ||H_S^{-1} g|| (computed by an eigendecomposition)
-      plus a float64 rounding margin; ``inf`` if H_S is (numerically) singular.
+      H_S^{-1} g exactly, so the bound is ||x_c|| + (||H x_c - g|| + rounding) / mu for the
+      computed solution x_c of H x = g (no accuracy of x_c assumed); ``inf`` if no positive
+      mu can be certified (H_S numerically singular).
     * Logistic regression (either intercept setting): the loss is generalised self-concordant,
       |D^3 F[v, v, v]| <= M ||v|| D^2 F[v, v] with M = R (binary) or sqrt(2) R (multinomial),
       R = max_{i in S} ||[x_i, 1]|| (Bach 2010, Lemma 1; multinomial constant derived in
@@ -193,9 +236,19 @@ def certify(learner, X, y, masks, thetas_hat, return_details: bool = False, *,
       with an unpenalised intercept no certificate is available (the generalised Hessian can
       lose rank in the intercept direction and the loss is not self-concordant): ``inf``.
 
-    Rounding: ||g|| is inflated and lambda_min deflated by margins derived from standard
-    float64 error bounds on the sums that form them (see ``_MARGIN``); the bounds are rigorous
-    up to that model of floating-point arithmetic (not interval arithmetic).
+    Rounding: ||g|| is inflated by a margin derived from standard float64 error bounds on the
+    sums that form it, and every lambda_min is **proved** by a shifted Cholesky factorisation
+    (``certified_lambda_min``: if Cholesky of fl(H - s I) succeeds, lambda_min(H) >= s minus
+    its backward error), never taken from an eigensolver. What stays assumed (THEORY.md 3.6):
+    the few-ulp accuracy of exp / log1p / sigmoid / softmax and that torch's kernels follow the
+    standard model; the bounds are not interval arithmetic.
+
+    Raises
+    ------
+    ValueError
+        On NaN / inf in X, y, masks or thetas_hat, on mismatched shapes, and when the gradient
+        or Hessian overflows float64 (rows of X or predictions far too large), before or
+        instead of any raw linear-algebra error.
 
     References
     ----------
@@ -239,27 +292,21 @@ def certify(learner, X, y, masks, thetas_hat, return_details: bool = False, *,
         method = "strong-convexity"
     else:
         method = "none"
-    need_hessian = method in ("exact-quadratic", "self-concordant")
 
     Xt, yt = learner._tensors(X, y_enc)
     Xa = augment(Xt)  # shape: (n, q)
     row_norm = Xa.norm(dim=1).numpy()  # shape: (n,)
-    outer = outer_products(Xt) if need_hessian else None
-    u = learner._gauge_direction(d, K)  # (p,) or None
-    Qperp = None
-    if u is not None and need_hessian:
-        # orthonormal basis of the complement of u, shape: (p, p - 1)
-        Qfull, _ = torch.linalg.qr(torch.cat([u[:, None], torch.eye(p, dtype=DTYPE)], dim=1))
-        Qperp = Qfull[:, 1:p]
-    cap = _curvature_cap(learner, K)
-
-    bounds = np.empty(k)
-    res = np.empty(k)
-    res_margin = np.empty(k)
-    mus = np.full(k, np.nan)
-    Rs = np.empty(k)
-    gauge = np.zeros(k)
-
+    if not np.all(np.isfinite(row_norm**4)):
+        raise ValueError("X has rows so large that their outer products overflow float64; "
+                         "scale X (e.g. X / max_i ||x_i||) before certifying")
+    ctx = SimpleNamespace(
+        learner=learner, Xt=Xt, yt=yt, Xa=Xa, row_norm=row_norm, K=K, n=n, p=p, lam=lam,
+        all_pen=all_pen, c_gsc=c_gsc, method=method, cap=_curvature_cap(learner, K),
+        u=learner._gauge_direction(d, K),
+        outer=outer_products(Xt) if method in ("exact-quadratic", "self-concordant") else None)
+    out = {key: np.empty(k) for key in ("bounds", "residual", "residual_margin", "R")}
+    out["mu"] = np.full(k, np.nan)
+    out["gauge"] = np.zeros(k)
     starts = range(0, k, chunk_size)
     if progress:
         from tqdm.auto import tqdm
@@ -267,67 +314,84 @@ def certify(learner, X, y, masks, thetas_hat, return_details: bool = False, *,
         starts = tqdm(starts, total=math.ceil(k / chunk_size), desc="certify", unit="chunk")
     for s in starts:
         e = min(k, s + chunk_size)
-        Tc = _as_tensor(np.ascontiguousarray(T[s:e]))  # shape: (m, p)
-        Wn = np.ascontiguousarray(W[s:e])
-        Wc = _as_tensor(Wn)  # shape: (m, n)
-        if u is not None:
-            a = Tc @ u  # shape: (m,)
-            gauge[s:e] = a.abs().numpy()
-            Tc = Tc - a[:, None] * u[None, :]
-        G = learner.batch_grad(Tc, Xt, yt, Wc, K)  # shape: (m, p)
-        gn = G.norm(dim=1).numpy()
-        # --- rounding margin of ||g||: magnitudes of the summed terms
-        _, dZ = learner._link(learner._margins(Tc, Xa, K), yt, "grad")  # shape: (m, n, K)
-        dzn = dZ.norm(dim=2).numpy()  # shape: (m, n)
-        tn = Tc.norm(dim=1).numpy()  # shape: (m,)
-        mag = (Wn * row_norm[None]) @ np.ones(n)  # sum_i w_i ||x~_i||
-        scale_g = ((Wn * dzn) @ row_norm + cap * tn * (Wn @ row_norm**2) + mag
-                   + lam * tn)
-        delta = _MARGIN * (n + p + 20) * _EPS * scale_g
-        g_safe = gn + delta
-        res[s:e], res_margin[s:e] = gn, delta
-        R = np.where(Wn > 0, row_norm[None], 0.0).max(axis=1) * (1.0 + 1e-12)
-        Rs[s:e] = R
-        if not need_hessian:
-            if method == "strong-convexity":
-                bounds[s:e], mus[s:e] = _active_set_refine(
-                    learner, Tc, Xt, yt, Xa, Wn, K, row_norm, g_safe, cap, lam, n, p)
-            else:
-                bounds[s:e] = np.inf
-            continue
-        H = learner.batch_hessian(Tc, Xt, yt, Wc, K, outer=outer)  # shape: (m, p, p)
-        if Qperp is not None:
-            H = Qperp.T @ H @ Qperp  # shape: (m, p-1, p-1)
-            Gp = G @ Qperp  # shape: (m, p-1); equals G up to rounding (g is orthogonal to u)
-        else:
-            Gp = G
-        eps_h = _MARGIN * (n + p + 20) * _EPS * (cap * (Wn @ row_norm**2) + lam + 1e-300)
-        if method == "exact-quadratic":
-            evals, evecs = torch.linalg.eigh(H)
-            ev = evals.numpy()
-            mu = ev[:, 0] - eps_h
-            coef = (evecs.transpose(1, 2) @ Gp[:, :, None])[:, :, 0]  # shape: (m, p)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                xc = torch.linalg.norm(evecs @ (coef / evals)[:, :, None], dim=(1, 2)).numpy()
-                b = xc + (delta + 2.0 * eps_h * xc) / mu
-            b = np.where((mu > 0) & np.isfinite(b), b, np.inf)
-            # where every coordinate is penalised, ||g|| / lam is also valid
-            if all_pen and lam > 0:
-                b = np.minimum(b, g_safe / lam)
-        else:
-            ev = torch.linalg.eigvalsh(H).numpy()
-            mu = ev[:, 0] - eps_h
-            c0 = lam if all_pen else 0.0
-            mu_l = np.maximum(mu - c0, 0.0)
-            M = c_gsc * R
-            b = _solve_increasing(mu_l, c0, M, g_safe)
-            if c0 > 0:
-                b = np.minimum(b, g_safe / c0)
-        mus[s:e] = mu
-        bounds[s:e] = b
-    if u is not None:
-        bounds = np.sqrt(bounds**2 + gauge**2)
+        for key, val in _certify_chunk(ctx, T[s:e], W[s:e], s).items():
+            out[key][s:e] = val
+    bounds = out.pop("bounds")
+    if ctx.u is not None:
+        bounds = np.sqrt(bounds**2 + out["gauge"] ** 2)
     if return_details:
-        return bounds, {"residual": res, "residual_margin": res_margin, "mu": mus, "R": Rs,
-                        "gauge": gauge, "method": method}
+        return bounds, {**out, "method": method}
     return bounds
+
+
+# R above this makes the self-concordance constant M = c R the likely cause of infinite bounds
+_FAR_R = 3.0
+
+
+def certificate_summary(bounds, true_errors, *, R=None, method: str | None = None) -> dict:
+    """How well certificates cover and how tight they are, with infinite bounds kept apart.
+
+    Parameters
+    ----------
+    bounds : array_like of shape (k,)
+        ``certify`` output (``inf`` = no certificate).
+    true_errors : array_like of shape (k,)
+        ||theta_hat - theta(S)|| against exact refits (sum convention, as in ``certify``).
+    R : array_like of shape (k,), optional
+        ``details["R"]`` from ``certify(..., return_details=True)``: max_{i in S} ||[x_i, 1]||.
+    method : str, optional
+        ``details["method"]`` from the same call.
+
+    Returns
+    -------
+    dict
+        ``n``; ``coverage`` fraction with bound >= true error (an infinite bound counts as
+        covering); ``finite_fraction`` fraction of finite bounds; ``finite_coverage`` fraction
+        with a finite bound >= true error; ``violations`` count of bound < true error;
+        ``median_ratio``, ``q10_ratio``, ``q90_ratio`` of bound / true error over finite
+        bounds with true error > 0 (None if there are none); ``reason`` None when every bound
+        is finite, else a sentence on why bounds are infinite (rows far outside the unit ball
+        -> scale X; no certificate for the learner; residual too large for the curvature).
+    """
+    b = np.asarray(bounds, dtype=float).ravel()
+    t = np.asarray(true_errors, dtype=float).ravel()
+    if b.shape != t.shape or b.size == 0:
+        raise ValueError(f"bounds and true_errors must be non-empty with equal lengths, got "
+                         f"{b.shape} and {t.shape}")
+    if np.isnan(b).any() or not np.all(np.isfinite(t)) or (t < 0).any():
+        raise ValueError("bounds must not be NaN, true_errors must be finite and >= 0")
+    if R is not None:
+        R = np.asarray(R, dtype=float).ravel()
+        if R.shape != b.shape:
+            raise ValueError(f"R must have shape {b.shape}, got {R.shape}")
+    fin = np.isfinite(b)
+    ok = fin & (t > 0)
+    ratio = b[ok] / t[ok]
+    q = (lambda a: None) if ratio.size == 0 else (lambda a: float(np.quantile(ratio, a)))
+    reason = None
+    if not fin.all():
+        n_inf = int((~fin).sum())
+        if method == "none":
+            reason = (f"{n_inf} bounds are infinite: this learner setting has no certificate "
+                      "(squared hinge with an unpenalised intercept); use "
+                      "penalize_intercept=True")
+        elif R is not None and np.median(R[~fin]) > _FAR_R:
+            reason = (f"{n_inf} bounds are infinite and their subsets have rows far outside the "
+                      f"unit ball (median R = max ||[x_i, 1]|| = {np.median(R[~fin]):.3g}): "
+                      "the self-concordance constant grows with R; scale X so that every row "
+                      "has norm <= 1 (datasets.load(scale=True), or X / max_i ||x_i||)")
+        else:
+            reason = (f"{n_inf} bounds are infinite: the optimality residual is too large for "
+                      "the local curvature (M ||g|| >= mu_L, THEORY.md 3.4): those predictions "
+                      "are too far from theta(S) to certify")
+    return {
+        "n": int(b.size),
+        "coverage": float(np.mean(b >= t)),
+        "finite_fraction": float(fin.mean()),
+        "finite_coverage": float(np.mean(fin & (b >= t))),
+        "violations": int(np.sum(b < t)),
+        "median_ratio": q(0.5),
+        "q10_ratio": q(0.1),
+        "q90_ratio": q(0.9),
+        "reason": reason,
+    }
