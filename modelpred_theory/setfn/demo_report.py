@@ -78,6 +78,9 @@ def _experiment_lines(exp: str, r: dict) -> list[str]:
             f"{_fmt(m['time_per_model_s'] * 1e3, '10.3f')}ms"
             f"{_fmt(m['certificate_coverage'], '9.3f')}{_fmt(m['certificate_finite'], '8.3f')}"
             f"{_fmt(m['certificate_median_ratio'], '10.1f')}")
+    reasons = sorted({m["certificate_reason"] for m in r["methods"].values()
+                      if m.get("certificate_reason")})
+    lines += [f"  infinite bounds: {why}" for why in reasons]
     bins = r.get("rel_err_by_bin", {})
     for name in _KEY_ROWS:
         if name in bins:
