@@ -256,7 +256,8 @@ class Dataset:
         if not self._integer_labels:
             bad = ~np.isin(arr, self.classes_)
             if np.any(bad):
-                raise ValueError(f"{name} holds label {arr[bad][0]!r} that is not in classes_ "
+                first = arr[bad][:1].tolist()[0]
+                raise ValueError(f"{name} holds label {first!r} that is not in classes_ "
                                  f"{self.classes_.tolist()}")
             return arr
         if arr.dtype.kind == "f":
@@ -329,7 +330,8 @@ class Dataset:
         y = np.asarray(y)
         bad = ~np.isin(y, self.classes_)
         if np.any(bad):
-            raise ValueError(f"y holds label {y[bad][0]!r} that is not in classes_ "
+            first = y[bad][:1].tolist()[0]
+            raise ValueError(f"y holds label {first!r} that is not in classes_ "
                              f"{self.classes_.tolist()}")
         return np.searchsorted(self.classes_, y).astype(np.int64)
 

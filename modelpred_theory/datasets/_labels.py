@@ -95,8 +95,8 @@ def check_class_counts(y: np.ndarray, classes: np.ndarray) -> None:
     """A stratified split needs at least two rows of every class."""
     counts = np.array([(y == c).sum() for c in classes])
     if np.any(counts < 2):
-        c = classes[int(np.argmin(counts))]
-        raise ValueError(f"class {_show(np.array([c]))} has only {int(counts.min())} row; a stratified "
+        c = _show(classes[[int(np.argmin(counts))]])
+        raise ValueError(f"class {c} has only {int(counts.min())} row; a stratified "
                          "train/test split needs at least 2 rows of every class")
 
 

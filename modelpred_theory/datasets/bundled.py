@@ -104,7 +104,8 @@ def load_bundled(
     ------
     ValueError
         Unknown ``name`` (``datasets.load`` also takes a path to a .csv/.npz file);
-        ``test_size`` outside ``(0, 1)`` or too small/large for a stratified split; ``n_train`` larger than the training pool or too small to hold every class.
+        ``test_size`` outside ``(0, 1)`` or too small/large for a stratified split;
+        ``n_train`` larger than the training pool or too small to hold every class.
 
     Notes
     -----
