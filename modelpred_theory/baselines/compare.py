@@ -6,10 +6,8 @@ Sum convention: theta(S) minimises F_S(theta) = sum_{i in S} w_i loss_i(theta)
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -386,108 +384,3 @@ def compare(learner, X, y, X_test, y_test, masks, methods: Sequence[str] = DEFAU
         learner={"class": type(learner).__name__, **learner.get_params()},
         n=n, p=p, k=k, groups=groups, exact_test_loss=exact_loss, full_test_loss=full_loss,
         exact_seconds=exact_seconds, full_fit_seconds=full_fit_seconds, methods=results)
-
-
-# ---------------------------------------------------------------------------------- CLI
-def _parse_fractions(text: str) -> list[float]:
-    try:
-        fr = [float(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--fractions must be comma-separated numbers, got "
-                                         f"{text!r}") from None
-    if not fr or any(not (0 < f < 1) for f in fr):
-        raise argparse.ArgumentTypeError(f"--fractions must lie in (0, 1), got {text!r}")
-    return fr
-
-
-def build_parser(prog: str = "modelpred compare") -> argparse.ArgumentParser:
-    """The argument parser of ``modelpred compare``."""
-    ap = argparse.ArgumentParser(
-        prog=prog,
-        description=(
-            "Compare influence functions, the one-step Newton estimate and a linear datamodel "
-            "against exact refits theta(S) when a fraction of the training pool is removed. "
-            "Objective (sum convention): F_S(theta) = sum_{i in S} loss_i(theta) + "
-            "lam/2 ||P theta||^2, C = 1/lam."),
-    )
-    ap.add_argument("--dataset", default="breast_cancer",
-                    help="iris2, breast_cancer, wine, digits, diabetes (default breast_cancer)")
-    ap.add_argument("--learner", choices=("logistic", "ridge", "svm"), default="logistic")
-    ap.add_argument("--lam", type=float, default=1.0, help="regularisation lam (C = 1/lam)")
-    ap.add_argument("--fractions", type=_parse_fractions, default=[0.01, 0.1, 0.3, 0.5, 0.7],
-                    help="removed fractions, comma-separated (default 0.01,0.1,0.3,0.5,0.7)")
-    ap.add_argument("--n-masks", type=int, default=20, help="held-out masks per fraction")
-    ap.add_argument("--methods", default=",".join(DEFAULT_METHODS),
-                    help=f"comma-separated subset of {','.join(METHODS)}")
-    ap.add_argument("--n-datamodel", type=int, default=None,
-                    help="training subsets of the datamodel (default 2 n)")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the split and the masks")
-    ap.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    ap.add_argument("--quick", action="store_true",
-                    help="a small run (80-point pool, 3 masks per fraction, 0.1,0.5)")
-    ap.add_argument("--progress", action="store_true", help="show progress bars")
-    return ap
-
-
-def _make_learner(kind: str, lam: float, ds):
-    from ..learners import LogisticRegression, Ridge, SquaredHingeSVM
-
-    if kind == "ridge":
-        return Ridge(lam=lam)
-    if kind == "svm":
-        if ds.task != "binary":
-            raise ValueError(f"--learner svm needs a binary data set; {ds.name} is {ds.task}")
-        return SquaredHingeSVM(lam=lam)
-    if ds.task == "regression":
-        raise ValueError(f"--learner logistic needs a classification data set; {ds.name} is "
-                         "regression (use --learner ridge)")
-    return LogisticRegression(lam=lam, n_classes=ds.n_classes if ds.n_classes > 2 else None)
-
-
-def run_cli(args) -> CompareResult:
-    """Run ``compare`` for parsed CLI arguments (shared by the CLI and the figure scripts)."""
-    from .. import datasets, subsets
-
-    fractions = args.fractions
-    n_masks = args.n_masks
-    n_train = None
-    if args.quick:
-        fractions, n_masks, n_train = [0.1, 0.5], 3, 80
-    if n_masks < 1:
-        raise ValueError(f"--n-masks must be >= 1, got {n_masks}")
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    ds = datasets.load(args.dataset, seed=args.seed, n_train=n_train)
-    learner = _make_learner(args.learner, args.lam, ds)
-    n = ds.X_train.shape[0]
-    classification = ds.task != "regression"
-    gen = np.random.default_rng(args.seed)
-    blocks, labels = [], []
-    for f in fractions:
-        size = n - round(f * n)
-        if size < 1:
-            raise ValueError(f"--fractions: removing {f} of n={n} leaves no point")
-        need = classification and learner._needs_all_classes()
-        blocks.append(subsets.fixed_size_subsets(
-            n, n_masks, size, rng=gen, y=ds.y_train if need else None,
-            require_all_classes=need))
-        labels += [f"{f:g}"] * n_masks
-    n_dm = args.n_datamodel if args.n_datamodel is not None else (200 if args.quick else None)
-    return compare(learner, ds.X_train, ds.y_train, ds.X_test, ds.y_test, np.vstack(blocks),
-                   methods=methods, groups=labels, n_datamodel=n_dm, rng=args.seed,
-                   progress=args.progress)
-
-
-def cli_main(argv: Sequence[str] | None = None) -> int:
-    """``modelpred compare``: print the comparison table (or JSON with --json).
-
-    Returns the exit status: 0 on success, 2 on bad arguments or input.
-    """
-    ap = build_parser()
-    args = ap.parse_args(argv)
-    try:
-        result = run_cli(args)
-    except ValueError as exc:
-        print(f"modelpred compare: error: {exc}", file=sys.stderr)
-        return 2
-    print(result.to_json() if args.json else result.format_table())
-    return 0
