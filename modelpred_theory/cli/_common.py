@@ -313,7 +313,7 @@ class Context:
 
     def emit_json(self, obj) -> None:
         """The one JSON document of --json on stdout (NaN and inf written as null)."""
-        self.out.write(json.dumps(_json_safe(obj), indent=1) + "\n")
+        self.out.write(json.dumps(json_safe(obj), indent=1) + "\n")
 
 
 def make_context(prog: str, args, out: TextIO, err: TextIO) -> Context:
@@ -332,17 +332,17 @@ def _isatty(stream) -> bool:
         return False
 
 
-def _json_safe(obj):
+def json_safe(obj):
     import numpy as np
 
     if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
+        return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
+        return [json_safe(v) for v in obj]
     if isinstance(obj, np.ndarray):
-        return _json_safe(obj.tolist())
+        return json_safe(obj.tolist())
     if isinstance(obj, np.generic):
-        return _json_safe(obj.item())
+        return json_safe(obj.item())
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     if isinstance(obj, Path):
