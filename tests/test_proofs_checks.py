@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from modelpred_theory import checks
+from modelpred_theory import checks, cli
 
 NAMES = sorted(checks.find_checks())
 
@@ -27,12 +27,12 @@ def test_check_passes_in_quick_mode(name, tmp_path):
 
 
 def test_runner_cli(tmp_path, capsys):
-    assert checks.cli_main(["--list"]) == 0
+    assert cli.main(["check", "--list"]) == 0
     assert "check_stability" in capsys.readouterr().out
-    assert checks.cli_main(["stability", "--no-plot", "--out", str(tmp_path)]) == 0
+    assert cli.main(["check", "stability", "--no-plot", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "check_stability" in out and "PASS" in out
-    assert checks.cli_main(["no_such_check"]) == 2
+    assert cli.main(["check", "no_such_check"]) == 2
 
 
 def test_runner_reports_failures(monkeypatch, tmp_path):
@@ -47,4 +47,4 @@ def test_runner_reports_failures(monkeypatch, tmp_path):
         return mod
 
     monkeypatch.setattr(checks, "_load", fake_load)
-    assert checks.cli_main(["stability", "--no-plot"]) == 1
+    assert cli.main(["check", "stability", "--no-plot"]) == 1

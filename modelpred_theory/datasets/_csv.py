@@ -56,11 +56,14 @@ def read_csv(path: Path, delimiter: str = ","):
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
     """The arrays of an .npz file (object arrays refused: nothing is unpickled)."""
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path.name} is not a readable .npz file (not a zip archive of "
+                         ".npy arrays; write it with numpy.savez)")
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as exc:
         raise ValueError(f"{path.name} is not a readable .npz file: {exc}") from None
-    except ValueError as exc:
-        raise ValueError(f"{path.name} holds object arrays, which are not loaded "
-                         f"(allow_pickle is off): {exc}") from None
+    except ValueError:
+        raise ValueError(f"{path.name} holds object (pickled) arrays, which are never loaded; "
+                         "save plain numeric or string arrays") from None

@@ -115,15 +115,17 @@ def prepare(X: np.ndarray, y: np.ndarray, *, classification: bool, n_classes: in
         idx_tr = _subsample(idx_tr, y, n_train, classification, n_classes, seed, what)
     X_tr, X_te = X[idx_tr], X[idx_te]
     mean = std = None
-    if standardize:
-        mean, std = standardise(X_tr)
-        X_tr = (X_tr - mean) / std
-        X_te = (X_te - mean) / std
-    scale_factor = 1.0
-    if scale:
-        max_norm = float(np.max(np.linalg.norm(X_tr, axis=1)))
-        if max_norm > 0.0:
-            scale_factor = max_norm
-            X_tr = X_tr / scale_factor
-            X_te = X_te / scale_factor
+    # overflow shows up as non-finite statistics, which the callers check and report by column
+    with np.errstate(over="ignore", invalid="ignore"):
+        if standardize:
+            mean, std = standardise(X_tr)
+            X_tr = (X_tr - mean) / std
+            X_te = (X_te - mean) / std
+        scale_factor = 1.0
+        if scale:
+            max_norm = float(np.max(np.linalg.norm(X_tr, axis=1)))
+            if max_norm > 0.0:
+                scale_factor = max_norm
+                X_tr = X_tr / scale_factor
+                X_te = X_te / scale_factor
     return Prepared(X_tr, X_te, y[idx_tr], y[idx_te], idx_tr, idx_te, mean, std, scale_factor)

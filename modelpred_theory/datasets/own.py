@@ -62,6 +62,7 @@ def _features(X: object, feature_names) -> np.ndarray:
                 try:
                     out[i, j] = float(v)
                 except (TypeError, ValueError):
+                    v = v.item() if isinstance(v, np.generic) else v
                     raise ValueError(f"feature column {col(j)} is not numeric: row {i} holds "
                                      f"{v!r}; encode it as numbers or leave the column out"
                                      ) from None
@@ -174,7 +175,8 @@ def from_arrays(X, y, *, task: str | None = None, test_size: float = 0.25, seed:
     y_tr, y_te = pr.y_train, pr.y_test
     t_mean, t_std = 0.0, 1.0
     if not classification and standardize:
-        t_mean, t_std = float(np.mean(y_tr)), float(np.std(y_tr))
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow -> refused just below
+            t_mean, t_std = float(np.mean(y_tr)), float(np.std(y_tr))
         if not (np.isfinite(t_mean) and np.isfinite(t_std)):
             raise ValueError("the target's statistics overflow float64; rescale y")
         t_std = t_std if t_std > 0 else 1.0
