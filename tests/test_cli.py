@@ -158,12 +158,16 @@ def test_output_path_is_checked_before_any_work(monkeypatch, capsys):
 # ---------------------------------------------------------------------------- own data
 def test_compare_on_own_csv(user_csv, capsys):
     assert cli.main(["compare", "--data", user_csv, "--target", "label", "--fractions", "0.2",
-                     "--n-masks", "2", "--methods", "influence,newton_step", "--json"]) == 0
+                     "--n-masks", "2", "--methods", "influence,newton_step", "--certify",
+                     "--json"]) == 0
     res = _json(capsys)
     assert res["data"] == {"name": "mine.csv", "n_train": 45, "n_test": 15, "task": "binary"}
     rows = {r["method"]: r for r in res["summary"]}
     # a 20% removal: both approximations are close but not exact on logistic regression
     assert 0 < rows["newton_step"]["median_rel_param_error"] < 0.2
+    for name in ("influence", "newton_step"):  # the certificates hold (bound >= true error)
+        assert rows[name]["certificate_coverage"] == 1.0
+        assert rows[name]["certified_fraction"] > 0
 
 
 def test_value_loo_on_own_csv_matches_refits(user_csv, tmp_path, capsys):

@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"comma-separated subset of {','.join(DEFAULT_METHODS)}")
     ap.add_argument("--n-datamodel", type=_datamodel_count, default=None,
                     help="training subsets of the datamodel (default 2 n; --quick: 200)")
+    ap.add_argument("--certify", action="store_true",
+                    help="also bound every method's parameter error with mpt.certify (no refit)"
+                         " and report how often the bound is finite and covers the true error")
     ap.add_argument("--seed", type=int, default=0, help="seed of the split and the masks")
     ap.add_argument("--quick", action="store_true",
                     help="a small run (80-row pool, 3 masks per fraction, 0.1,0.5); explicit "
@@ -124,7 +127,8 @@ def run(args, ctx) -> int:
     y, y_test = model_targets(ds)
     masks, groups = _masks(ds, learner, y, fractions, n_masks, args.seed)
     res = compare(learner, ds.X_train, y, ds.X_test, y_test, masks, methods=args.methods,
-                  groups=groups, n_datamodel=n_dm, rng=args.seed, progress=ctx.progress)
+                  groups=groups, n_datamodel=n_dm, rng=args.seed, progress=ctx.progress,
+                  certify=args.certify)
     if out is not None:
         write_text(out, res.to_json(include_arrays=True))
         ctx.status(f"[compare] wrote {out}")
