@@ -76,6 +76,21 @@ def _features(X: object, feature_names) -> np.ndarray:
     return arr
 
 
+def _features_and_names(X, feature_names):
+    """Checked features (n, d) and names; at least MIN_ROWS rows and one column."""
+    if feature_names is not None and not isinstance(feature_names, (list, tuple, np.ndarray)):
+        raise TypeError(f"feature_names must be a list of str, got "
+                        f"{type(feature_names).__name__}")
+    X = _features(X, list(feature_names) if feature_names is not None else None)
+    n, d = X.shape
+    names = _check_names(feature_names, d)
+    if d == 0:
+        raise ValueError("X has no feature columns")
+    if n < MIN_ROWS:
+        raise ValueError(f"X has {n} rows; a train/test split needs at least {MIN_ROWS}")
+    return X, names
+
+
 def _check_names(feature_names, d: int):
     if feature_names is None:
         return None
@@ -143,16 +158,8 @@ def from_arrays(X, y, *, task: str | None = None, test_size: float = 0.25, seed:
         class with one row, fewer than 4 rows, an invalid ``test_size``/``n_train``, or
         values whose statistics overflow float64. All raised before anything is computed.
     """
-    names = feature_names
-    if names is not None and not isinstance(names, (list, tuple, np.ndarray)):
-        raise TypeError(f"feature_names must be a list of str, got {type(names).__name__}")
-    X = _features(X, list(names) if names is not None else None)
-    n, d = X.shape
-    names = _check_names(names, d)
-    if d == 0:
-        raise ValueError("X has no feature columns")
-    if n < MIN_ROWS:
-        raise ValueError(f"X has {n} rows; a train/test split needs at least {MIN_ROWS}")
+    X, names = _features_and_names(X, feature_names)
+    n = X.shape[0]
     y = as_target(y, n)
     task, classes = infer_task(y, task)
     seed = check_int(seed, "seed", minimum=0)
@@ -175,18 +182,23 @@ def from_arrays(X, y, *, task: str | None = None, test_size: float = 0.25, seed:
     y_tr, y_te = pr.y_train, pr.y_test
     t_mean, t_std = 0.0, 1.0
     if not classification and standardize:
-        with np.errstate(over="ignore", invalid="ignore"):  # overflow -> refused just below
-            t_mean, t_std = float(np.mean(y_tr)), float(np.std(y_tr))
-        if not (np.isfinite(t_mean) and np.isfinite(t_std)):
-            raise ValueError("the target's statistics overflow float64; rescale y")
-        t_std = t_std if t_std > 0 else 1.0
-        y_tr, y_te = (y_tr - t_mean) / t_std, (y_te - t_mean) / t_std
+        y_tr, y_te, t_mean, t_std = _standardise_target(y_tr, y_te)
     return Dataset(X_train=pr.X_train, y_train=y_tr, X_test=pr.X_test, y_test=y_te, task=task,
                    n_classes=K, name=str(name), feature_names=names,
                    scale_factor=pr.scale_factor, feature_mean=pr.mean, feature_std=pr.std,
                    target_mean=t_mean, target_std=t_std, classes_=classes,
                    target_name=None if target_name is None else str(target_name),
                    train_rows=pr.train_rows, test_rows=pr.test_rows)
+
+
+def _standardise_target(y_tr: np.ndarray, y_te: np.ndarray):
+    """Regression targets mapped by the training mean/std (a constant target keeps std 1)."""
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow -> refused just below
+        t_mean, t_std = float(np.mean(y_tr)), float(np.std(y_tr))
+    if not (np.isfinite(t_mean) and np.isfinite(t_std)):
+        raise ValueError("the target's statistics overflow float64; rescale y")
+    t_std = t_std if t_std > 0 else 1.0
+    return (y_tr - t_mean) / t_std, (y_te - t_mean) / t_std, t_mean, t_std
 
 
 def _warn_outside_ball(X_train: np.ndarray, name: str) -> None:
