@@ -67,10 +67,6 @@ QUICK = {"budget": 10, "n_train": 60}
 
 def _available() -> list[str]:
     """Registry entries whose function exists in this version of ``applications``."""
-    import importlib.util
-
-    if importlib.util.find_spec("modelpred_theory.applications") is None:  # pragma: no cover
-        return []
     from .. import applications
 
     return [k for k, m in METHODS.items() if hasattr(applications, m.function)]
