@@ -178,7 +178,7 @@ def test_value_loo_on_own_csv_matches_refits(user_csv, tmp_path, capsys):
         rows = list(csv.DictReader(f))
     ds = D.from_csv(user_csv, target="label")
     assert len(rows) == ds.n_train
-    assert [r["label"] for r in rows] == ds.y_train.tolist()
+    assert [r["y"] for r in rows] == ds.y_train.tolist()  # the labels as in the file
     assert [int(r["source_row"]) for r in rows] == ds.train_rows.tolist()
     from modelpred_theory.learners import LogisticRegression
 
@@ -246,3 +246,16 @@ def test_demo_quick_on_own_csv(user_csv, tmp_path, capsys):
     res = _json(capsys)
     assert res["config"]["n"] == 45
     assert (tmp_path / "modelpred_demo.json").is_file()
+
+
+def test_value_rows_trace_back_to_the_source(capsys):
+    from sklearn.datasets import load_diabetes
+
+    assert cli.main(["value", "--dataset", "diabetes", "--method", "influence", "--quick",
+                     "--json", "--quiet"]) == 0
+    rows = _json(capsys)["values"]
+    target = load_diabetes(scaled=False).target
+    assert len(rows) == 60 and [r["index"] for r in rows] == list(range(60))
+    # y is the raw target of the source row (standardised and back: a few ulps)
+    np.testing.assert_allclose([r["y"] for r in rows],
+                               target[[r["source_row"] for r in rows]], rtol=1e-13)

@@ -80,8 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
                     + "; ".join(f"{k}: {METHODS[k].help}" for k in names)
                     + ". Utility: minus the mean test loss (or the test accuracy) of theta(S) "
                       "under the sum objective with C = 1/lam. Output: one row per training "
-                      "row (its position, its row in the source file, its label, value, "
-                      "standard error).")
+                      "row: index (its position in the training split), source_row (its row in "
+                      "the source data), y (its label or target), value, stderr (Monte-Carlo "
+                      "standard error, empty for exact methods).")
     add_data_args(ap)
     add_learner_args(ap)
     ap.add_argument("--method", choices=names, default="loo", help="valuation method "
@@ -141,8 +142,9 @@ def compute(args, ds, learner, progress: bool):
 
 def _rows(ds, values, stderr) -> list[dict]:
     src = ds.train_rows if ds.train_rows is not None else np.arange(ds.n_train)
-    labels = ds.y_train.tolist()
-    return [{"index": i, "source_row": int(src[i]), "label": labels[i],
+    y = ds.inverse_transform_target(ds.y_train) if ds.task == "regression" else ds.y_train
+    labels = y.tolist()  # as in the user's file (regression: the unstandardised target)
+    return [{"index": i, "source_row": int(src[i]), "y": labels[i],
              "value": float(values[i]),
              "stderr": None if not np.isfinite(stderr[i]) else float(stderr[i])}
             for i in range(ds.n_train)]
@@ -150,7 +152,7 @@ def _rows(ds, values, stderr) -> list[dict]:
 
 def to_csv(rows: list[dict]) -> str:
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=["index", "source_row", "label", "value", "stderr"],
+    w = csv.DictWriter(buf, fieldnames=["index", "source_row", "y", "value", "stderr"],
                        lineterminator="\n")
     w.writeheader()
     for r in rows:
