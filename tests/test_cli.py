@@ -259,3 +259,13 @@ def test_value_rows_trace_back_to_the_source(capsys):
     # y is the raw target of the source row (standardised and back: a few ulps)
     np.testing.assert_allclose([r["y"] for r in rows],
                                target[[r["source_row"] for r in rows]], rtol=1e-13)
+
+
+def test_whatif_svm_certificate_needs_a_penalised_intercept(capsys):
+    argv = ["whatif", "--dataset", "iris2", "--learner", "svm", "--remove", "0-9",
+            "--method", "influence", "--verify", "--json", "--quiet"]
+    assert cli.main(argv) == 0
+    assert _json(capsys)["certified_error_bound"] is None  # inf, written as null
+    assert cli.main(argv + ["--penalize-intercept"]) == 0
+    res = _json(capsys)
+    assert res["true_error"] <= res["certified_error_bound"] < np.inf

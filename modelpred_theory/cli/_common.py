@@ -155,6 +155,9 @@ def add_learner_args(ap: argparse.ArgumentParser, default: str = "auto") -> None
                          "regression; svm: squared-hinge SVM (binary)")
     ap.add_argument("--lam", type=positive_float, default=1.0,
                     help="L2 strength lam = 1/C of the sum objective (default 1)")
+    ap.add_argument("--penalize-intercept", action="store_true",
+                    help="penalise the intercept too (F_S is then lam-strongly convex and every "
+                         "certificate is finite; the squared-hinge SVM has none without it)")
 
 
 def add_output_args(ap: argparse.ArgumentParser) -> None:
@@ -210,9 +213,11 @@ def describe(ds) -> str:
            f"features ({what})"
 
 
-def make_learner(kind: str, lam: float, ds):
+def make_learner(kind: str, lam: float, ds, penalize_intercept: bool = False):
     """The learner of ``--learner`` for this data (CommandError if they do not fit)."""
     from ..learners import LogisticRegression, Ridge, SquaredHingeSVM
+
+    pen = {"penalize_intercept": bool(penalize_intercept)}
 
     if kind == "auto":
         kind = "ridge" if ds.task == "regression" else "logistic"
@@ -220,7 +225,7 @@ def make_learner(kind: str, lam: float, ds):
         if ds.task != "regression":
             raise CommandError(f"--learner ridge needs a regression target; {ds.name} is "
                                f"{ds.task} (use --learner logistic)")
-        return Ridge(lam=lam)
+        return Ridge(lam=lam, **pen)
     if ds.task == "regression":
         raise CommandError(f"--learner {kind} needs class labels; {ds.name} is regression "
                            "(use --learner ridge)")
@@ -228,8 +233,9 @@ def make_learner(kind: str, lam: float, ds):
         if ds.task != "binary":
             raise CommandError(f"--learner svm needs a binary data set; {ds.name} has "
                                f"{ds.n_classes} classes")
-        return SquaredHingeSVM(lam=lam)
-    return LogisticRegression(lam=lam, n_classes=ds.n_classes if ds.n_classes > 2 else None)
+        return SquaredHingeSVM(lam=lam, **pen)
+    return LogisticRegression(lam=lam, n_classes=ds.n_classes if ds.n_classes > 2 else None,
+                              **pen)
 
 
 def model_targets(ds):

@@ -121,7 +121,7 @@ def run(args, ctx) -> int:
     n_train = pick(args.n_train, FULL["n_train"], QUICK["n_train"], q)
     n_dm = pick(args.n_datamodel, FULL["n_datamodel"], QUICK["n_datamodel"], q)
     ds = load_data(args, n_train=n_train)
-    learner = make_learner(args.learner, args.lam, ds)
+    learner = make_learner(args.learner, args.lam, ds, args.penalize_intercept)
     ctx.status(f"[compare] {describe(ds)}; {learner!r}; fractions "
                f"{','.join(f'{f:g}' for f in fractions)}, {n_masks} masks each")
     y, y_test = model_targets(ds)

@@ -165,7 +165,7 @@ def run(args, ctx) -> int:
     out = None if args.out is None else check_out_file(args.out, suffixes=(".csv", ".json"))
     n_train = pick(args.n_train, FULL["n_train"], QUICK["n_train"], args.quick)
     ds = load_data(args, n_train=n_train)
-    learner = make_learner(args.learner, args.lam, ds)
+    learner = make_learner(args.learner, args.lam, ds, args.penalize_intercept)
     ctx.status(f"[value] {describe(ds)}; {args.method} values with {learner!r}")
     values, stderr, info = compute(args, ds, learner, ctx.progress)
     rows = _rows(ds, values, stderr)

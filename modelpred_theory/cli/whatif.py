@@ -163,7 +163,7 @@ def _table(res: dict, ds) -> str:
 def run(args, ctx) -> int:
     out = None if args.out is None else check_out_file(args.out, suffixes=(".json",))
     ds = load_data(args, n_train=args.n_train)
-    learner = make_learner(args.learner, args.lam, ds)
+    learner = make_learner(args.learner, args.lam, ds, args.penalize_intercept)
     ctx.status(f"[whatif] {describe(ds)}; {learner!r}")
     res = compute(args, ds, learner)
     res["data"] = {"name": ds.name, "task": ds.task, "target": ds.target_name}
