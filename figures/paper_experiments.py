@@ -4,16 +4,17 @@ Sum convention (DESIGN.md): theta(S) minimises sum_{i in S} loss_i(theta) + lam/
 C = 1/lam. For each (data set, learner) - iris2 (the paper's Iris, classes 0/1) and
 breast_cancer, with L2 logistic regression (intercept unpenalised) and the squared-hinge SVM
 (1/2 ||(w, b)||^2, a penalised intercept, as in the paper) - this runs ``modelpred demo``'s
-pipeline (``setfn.demo.run_demo``): exact permutation-prefix pairs, ModelPred, the PARA ablation,
-ModelPred with the paper's training settings, first-order influence, one Newton step and a
-linear datamodel, evaluated on held-out deletion (retain 50-100%) and addition subsets from
+pipeline (``setfn.demo.run_demo``): exact permutation-prefix pairs, ModelPred over one Newton
+step and over first-order influence (the hybrids), ModelPred with no base (the paper's method,
+our training defaults), the PARA ablation, ModelPred with the paper's training settings,
+first-order influence, one Newton step and a linear datamodel, evaluated on held-out deletion (retain 50-100%) and addition subsets from
 unseen permutations against exact retraining.
 
 Writes figures/output/paper_experiments.{png,json} (median relative parameter error against the
 retained / added fraction, one panel per run) and each run's own figure under
 figures/output/paper_experiments/<dataset>_<learner>/.
 
-    python figures/paper_experiments.py            # full (about 4 minutes on 2 cores)
+    python figures/paper_experiments.py            # full (about 10 minutes on 2 cores)
     python figures/paper_experiments.py --quick    # smoke run (seconds)
 """
 
@@ -29,8 +30,8 @@ import numpy as np
 RUNS = (("iris2", "logistic"), ("iris2", "svm"), ("breast_cancer", "logistic"),
         ("breast_cancer", "svm"))
 QUICK_RUNS = (("iris2", "logistic"), ("iris2", "svm"))
-METHODS = ("ModelPred", "PARA", "ModelPred (paper)", "influence (1st order)", "Newton step",
-           "linear datamodel")
+METHODS = ("ModelPred (Newton base)", "ModelPred (influence base)", "ModelPred (no base)", "PARA",
+           "ModelPred (paper)", "influence (1st order)", "Newton step", "linear datamodel")
 
 
 def _figure(summary: dict, path: Path) -> None:
@@ -86,7 +87,9 @@ def main(argv=None) -> dict:
         exps = {e: {m: {"median_rel_err": r["methods"][m]["median_rel_err"],
                         "rel_err_by_fraction": r["methods"][m]["rel_err_by_fraction"],
                         "test_loss_spearman": r["methods"][m]["test_loss_spearman"],
-                        "certificate_coverage": r["methods"][m]["certificate_coverage"]}
+                        "certificate_coverage": r["methods"][m]["certificate_coverage"],
+                        "certificate_finite": r["methods"][m]["certificate_finite"],
+                        "certificate_median_ratio": r["methods"][m]["certificate_median_ratio"]}
                     for m in METHODS}
                 for e, r in res["experiments"].items()}
         runs.append({"dataset": dataset, "learner": learner, "n": res["config"]["n"],

@@ -201,7 +201,7 @@ def ridge_model():
     torch.set_num_threads(1)
     X, y = _ridge_problem(n=40, d=3, seed=0)
     learner = Ridge(lam=1.0)
-    model = ModelPred(learner, seed=0, width=64, rho_hidden=(64, 32), epochs=40,
+    model = ModelPred(learner, seed=0, base=None, width=64, rho_hidden=(64, 32), epochs=40,
                       n_permutations=60, min_size=8, n_unlabelled=2000, progress=False)
     model.fit(X, y)
     return model, X, y
@@ -331,9 +331,10 @@ def test_optimality_regulariser_calls_the_learners_gradient(monkeypatch):
     monkeypatch.setattr(Ridge, "batch_objective", spy_o)
     kw = {"width": 8, "rho_hidden": (8,), "epochs": 2, "batch_size": 16, "progress": False}
     fit_kw = {"masks": pairs.masks, "thetas": pairs.thetas, "groups": pairs.groups}
-    ModelPred(Ridge(lam=1.0), regularize=False, **kw).fit(X, y, **fit_kw)
-    assert calls == {"grad": 0, "obj": 0}  # PARA: plain MSE, no learner math
-    model = ModelPred(Ridge(lam=1.0), utility=1.0, **kw).fit(X, y, **fit_kw)
+    ModelPred(Ridge(lam=1.0), base=None, regularize=False, **kw).fit(X, y, **fit_kw)
+    # PARA: plain MSE; the learner is called only to check the given labels (residual and scale)
+    assert calls == {"grad": 2, "obj": 0}
+    model = ModelPred(Ridge(lam=1.0), base=None, utility=1.0, **kw).fit(X, y, **fit_kw)
     steps = model.meta_["steps"]
     assert steps >= 4
     assert calls["grad"] >= steps and calls["obj"] >= steps  # every step, the learner's own
@@ -363,8 +364,12 @@ def test_demo_quick_smoke(tmp_path):
     assert (tmp_path / "modelpred_demo.png").is_file()
     on_disk = json.loads((tmp_path / "modelpred_demo.json").read_text())
     methods = on_disk["experiments"]["deletion"]["methods"]
-    assert set(methods) == {"exact retraining", "ModelPred", "PARA", "ModelPred (paper)",
-                            "influence (1st order)", "Newton step", "linear datamodel"}
+    assert set(methods) == {"exact retraining", "ModelPred (Newton base)",
+                            "ModelPred (influence base)", "ModelPred (no base)", "PARA",
+                            "ModelPred (paper)", "influence (1st order)", "Newton step",
+                            "linear datamodel"}
+    for m in methods.values():
+        assert 0.0 <= m["certificate_finite"] <= 1.0
     assert methods["exact retraining"]["median_rel_err"] == 0.0
     assert res["targets"]["certificate_coverage_all"] is True
     assert res["predict_then_correct"]["max_residual"] <= 1e-10

@@ -24,19 +24,22 @@ Run ``modelpred demo --help`` for the options; ``--quick`` is a smoke run of sec
 from __future__ import annotations
 
 import json
-import math
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["run_demo"]
+from .demo_report import figure, format_table
+
+__all__ = ["format_table", "run_demo"]
 
 FULL = {"n_permutations": 240, "step": 5, "min_fraction": 0.4, "epochs": 100,
+        "hybrid_epochs": 100,
         "n_unlabelled": 20000, "test_reps": 30, "n_grid": 11,
         "small_permutations": 40, "small_epochs": 150}
 QUICK = {"n_permutations": 24, "step": 10, "min_fraction": 0.4, "epochs": 4,
+         "hybrid_epochs": 4,
          "n_unlabelled": 500, "test_reps": 3, "n_grid": 6,
          "small_permutations": 6, "small_epochs": 4}
 _DATAMODEL_ALPHAS = (0.01, 0.1, 1.0, 10.0)
@@ -125,13 +128,201 @@ def _corr(a, b):
     return float(stats.pearsonr(a, b)[0]), float(stats.spearmanr(a, b)[0])
 
 
-def _fmt(v, spec):
-    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
+def _dataset(dataset, seed):
+    from .. import datasets
+
+    if isinstance(dataset, datasets.Dataset):
+        return dataset, getattr(dataset, "name", None) or "user data"
+    return datasets.load(dataset, seed=seed), str(dataset)
 
 
-def run_demo(dataset: str = "breast_cancer", lam: float = 1.0, *, learner: str = "auto",
-             quick: bool = False,
-             seed: int = 0, out_dir: str | Path = "figures/output",
+def _model_specs(cfg: dict, progress: bool) -> dict:
+    """Name -> ModelPred keyword arguments of every trained row (equal labelled pairs)."""
+    from .model import PAPER_SETTINGS
+
+    common = {"epochs": cfg["epochs"], "progress": progress}
+    paper = {**PAPER_SETTINGS, "epochs": min(PAPER_SETTINGS["epochs"], cfg["epochs"])}
+    return {
+        "ModelPred (Newton base)": {**common, "base": "newton", "epochs": cfg["hybrid_epochs"]},
+        "ModelPred (influence base)": {**common, "base": "influence",
+                                       "epochs": cfg["hybrid_epochs"]},
+        "ModelPred (no base)": {**common, "base": None, "regularize": True,
+                                "n_unlabelled": cfg["n_unlabelled"]},
+        "PARA": {**common, "base": None, "regularize": False},
+        "ModelPred (paper)": {**paper, "progress": progress},
+    }
+
+
+def _train_models(learner, X, y, pairs, cfg, seed, progress, log):
+    from .model import ModelPred
+
+    models, train_s = {}, {}
+    for name, kw in _model_specs(cfg, progress).items():
+        t0 = time.perf_counter()
+        models[name] = ModelPred(learner, seed=seed, **kw).fit(
+            X, y, masks=pairs.masks, thetas=pairs.thetas, groups=pairs.groups)
+        train_s[name] = time.perf_counter() - t0
+        log(f"[demo] trained {name} in {train_s[name]:.1f}s "
+            f"(best val rel.err {models[name].meta_.get('best_val_score', float('nan')):.4f})")
+    # the regulariser ablation at a small label budget (the first small_permutations perms)
+    small = pairs.groups < cfg["small_permutations"]
+    small_models = {}
+    for name, kw in (("ModelPred", {"regularize": True, "n_unlabelled": cfg["n_unlabelled"]}),
+                     ("PARA", {"regularize": False})):
+        t0 = time.perf_counter()
+        small_models[name] = ModelPred(learner, seed=seed, base=None,
+                                       epochs=cfg["small_epochs"], progress=progress,
+                                       **kw).fit(X, y, masks=pairs.masks[small],
+                                                 thetas=pairs.thetas[small],
+                                                 groups=pairs.groups[small])
+        train_s[f"{name} (small budget)"] = time.perf_counter() - t0
+    log(f"[demo] small-budget ablation trained on {int(small.sum())} pairs")
+    return models, small_models, int(small.sum()), train_s
+
+
+def _fit_datamodel(pairs, seed):
+    from ..baselines import Datamodel
+    from ..subsets import split_by_group
+    from .model import relative_error
+
+    tr, va, _ = split_by_group(pairs.groups, (0.9, 0.1, 0.0), rng=seed)
+    best = (np.inf, None)
+    for a in _DATAMODEL_ALPHAS:
+        dm = Datamodel(alpha=a).fit(pairs.masks[tr], pairs.thetas[tr])
+        err = float(np.median(relative_error(dm.predict(pairs.masks[va]), pairs.thetas[va])))
+        if err < best[0]:
+            best = (err, a)
+    return Datamodel(alpha=best[1]).fit(pairs.masks, pairs.thetas), best[1]
+
+
+def _by_bin(x, v, lo=0.5, width=0.1):
+    """Median of v per bin [lo + j width, lo + (j+1) width) of x, the last bin closed."""
+    out = {}
+    edges = np.arange(lo, 1.0 + 1e-9, width)
+    for a in edges[:-1]:
+        last = a + width >= 1.0 - 1e-9
+        sel = (x >= a - 1e-9) & ((x <= a + width + 1e-9) if last else (x < a + width - 1e-9))
+        if sel.any():
+            out[f"{a:.1f}-{a + width:.1f}"] = float(np.median(v[sel]))
+    return out
+
+
+def _certificate_stats(bounds, abs_err) -> dict:
+    finite = np.isfinite(bounds)
+    ratio = bounds[finite] / np.maximum(abs_err[finite], 1e-300)
+    return {"certificate_coverage": float(np.mean(bounds >= abs_err)),
+            "certificate_finite": float(np.mean(finite)),
+            "certificate_median_ratio": float(np.median(ratio)) if ratio.size else float("nan"),
+            "certificate_median_bound": float(np.median(bounds))}
+
+
+def _predictions(learner, X, y, M, base, models, datamodel):
+    from ..baselines import influence, newton_step
+
+    t0 = time.perf_counter()
+    preds = {"exact retraining": learner.fit_subsets(X, y, M)}
+    times = {"exact retraining": time.perf_counter() - t0}
+    for name, mdl in models.items():
+        mdl._net_eval()  # build the float64 copy outside the timed region
+        t0 = time.perf_counter()
+        preds[name] = mdl.predict(X, y, M)
+        times[name] = time.perf_counter() - t0
+    kw = {} if base is None else {"base_mask": base}
+    for name, fn in (("influence (1st order)", influence), ("Newton step", newton_step)):
+        t0 = time.perf_counter()
+        preds[name] = fn(learner, X, y, M, **kw)
+        times[name] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    preds["linear datamodel"] = datamodel.predict(M)
+    times["linear datamodel"] = time.perf_counter() - t0
+    return preds, times
+
+
+def _experiment(learner, X, y, Xte, yte, M, x, base, exp, models, datamodel):
+    from .certify import certify
+    from .model import relative_error
+
+    preds, times = _predictions(learner, X, y, M, base, models, datamodel)
+    exact = preds["exact retraining"]
+    loss_exact = learner.mean_loss(exact, Xte, yte)
+    rows, rels = {}, {}
+    for name, th in preds.items():
+        rel = rels[name] = relative_error(th, exact)
+        abs_err = np.linalg.norm(th - exact, axis=1)
+        lossp = learner.mean_loss(th, Xte, yte)
+        pr, sr = _corr(lossp, loss_exact)
+        rows[name] = {
+            "median_rel_err": float(np.median(rel)), "mean_rel_err": float(np.mean(rel)),
+            "rel_err_by_fraction": _by_group(x, rel),
+            "test_loss_pearson": pr, "test_loss_spearman": sr,
+            "test_loss_abs_err_median": float(np.median(np.abs(lossp - loss_exact))),
+            "time_per_model_s": times[name] / M.shape[0],
+            **_certificate_stats(certify(learner, X, y, M, th), abs_err)}
+    lo = 0.5 if exp == "deletion" else 0.0
+    return {"k": int(M.shape[0]),
+            "x": "retained fraction" if exp == "deletion" else "added fraction",
+            "methods": rows,
+            "rel_err_by_bin": {nm: _by_bin(x, r, lo=lo) for nm, r in rels.items()},
+            "_rel": rels, "_x": x, "_sizes": M.sum(1)}
+
+
+def _predict_then_correct(learner, X, y, M_all, model, name, theta_full):
+    from ..learners import optimality_residual
+
+    solver = type(learner)(**{**learner.get_params(), "tol": _CORRECT_TOL})
+    t0 = time.perf_counter()
+    cold = solver.fit_subsets(X, y, M_all, return_info=True)
+    t_cold = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    warm_full = solver.fit_subsets(X, y, M_all, theta0=theta_full, return_info=True)
+    t_full = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    corr, info = model.predict(X, y, M_all, correct=True, tol=_CORRECT_TOL, return_info=True)
+    t_corr = time.perf_counter() - t0
+    res_corr = optimality_residual(learner, corr, X, y, M_all)
+    return {"k": int(M_all.shape[0]), "tol": _CORRECT_TOL, "model": name,
+            "cold_s": t_cold, "cold_mean_newton_iters": float(cold.n_iter.mean()),
+            "warm_full_fit_s": t_full,
+            "warm_full_mean_newton_iters": float(warm_full.n_iter.mean()),
+            "modelpred_correct_s": t_corr,
+            "modelpred_correct_mean_newton_iters": float(info["n_iter"].mean()),
+            "speedup_vs_cold": t_cold / t_corr, "max_residual": float(res_corr.max()),
+            "max_diff_vs_cold": float(np.abs(corr - cold.thetas).max()),
+            "all_converged": bool(info["converged"].all())}
+
+
+def _targets(results: dict) -> dict:
+    """PASS/FAIL targets of the demo (issue targets for the hybrids included)."""
+    dele = results["experiments"]["deletion"]
+    m = dele["methods"]
+    bins = dele["rel_err_by_bin"]
+
+    def never_worse(hybrid, base):
+        return all(bins[hybrid][b] <= bins[base][b] for b in bins[base])
+
+    cover = all(r["certificate_coverage"] == 1.0 for e in results["experiments"].values()
+                for r in e["methods"].values())
+    sb = results["small_budget_ablation"]
+    return {
+        "newton_hybrid_median_rel_err": m["ModelPred (Newton base)"]["median_rel_err"],
+        "influence_hybrid_median_rel_err": m["ModelPred (influence base)"]["median_rel_err"],
+        "newton_hybrid_le_0.1pct": m["ModelPred (Newton base)"]["median_rel_err"] <= 1e-3,
+        "influence_hybrid_le_0.5pct": m["ModelPred (influence base)"]["median_rel_err"] <= 5e-3,
+        "newton_hybrid_le_base_every_bin": never_worse("ModelPred (Newton base)", "Newton step"),
+        "influence_hybrid_le_base_every_bin": never_worse("ModelPred (influence base)",
+                                                          "influence (1st order)"),
+        "newton_hybrid_beats_every_baseline": all(
+            m["ModelPred (Newton base)"]["median_rel_err"] < r["median_rel_err"]
+            for nm, r in m.items() if nm not in ("exact retraining", "ModelPred (Newton base)")),
+        "regulariser_helps_small_budget": (sb["ModelPred_median_rel_err"]
+                                           < sb["PARA_median_rel_err"]),
+        "certificate_coverage_all": cover,
+        "correct_residual_le_1e-10": results["predict_then_correct"]["max_residual"] <= 1e-10,
+    }
+
+
+def run_demo(dataset="breast_cancer", lam: float = 1.0, *, learner: str = "auto",
+             quick: bool = False, seed: int = 0, out_dir: str | Path = "figures/output",
              cache_dir: str | Path | None = ".cache/modelpred", epochs: int | None = None,
              progress: bool = True, make_figure: bool = True, verbose: bool = True) -> dict:
     """Run the demo end to end and return its results (also written as JSON).
@@ -141,39 +332,38 @@ def run_demo(dataset: str = "breast_cancer", lam: float = 1.0, *, learner: str =
 
     Parameters
     ----------
-    dataset : str, default="breast_cancer"
-        A name for ``datasets.load``.
+    dataset : str or Dataset, default="breast_cancer"
+        A name for ``datasets.load`` or a Dataset (e.g. from ``datasets.from_csv``).
     lam : float, default=1.0
     learner : {"auto", "logistic", "svm", "ridge"}
-        "auto" uses L2 logistic regression for classification and ridge for regression; "svm"
-        is the paper's squared-hinge SVM with a penalised intercept.
+        "auto": L2 logistic for classification, ridge for regression; "svm": the paper's
+        squared-hinge SVM with a penalised intercept.
     quick : bool
         Tiny sizes (a smoke run of seconds; its numbers mean nothing).
     seed : int
         Seeds the data split, the pairs, the networks and the held-out subsets.
     out_dir : path
-        Where ``modelpred_demo.json`` and ``modelpred_demo.png`` go.
+        Where ``modelpred_demo.json`` and ``modelpred_demo.png`` go (relative to the cwd).
     cache_dir : path or None
         Cache of the exact training labels (resumable); None disables it.
     epochs : int, optional
-        Override the number of training epochs of both networks.
+        Override the number of training epochs of every network.
     progress : bool
         tqdm bars (on stderr).
     make_figure : bool
         Write the figure.
     verbose : bool
-        Print the table to stdout.
+        Log the stages on stderr (the table is ``format_table(results)``; nothing goes to stdout).
 
     Returns
     -------
     dict
-        JSON-able results: config, per-method metrics, per-fraction medians, predict-then-correct
-        timings and the target checks.
+        JSON-able results: config, per-method metrics (certificate coverage, finite fraction
+        and median bound / true error included), per-bin medians, predict-then-correct timings
+        and the target checks.
     """
     import torch
 
-    from .. import datasets
-    from .model import PAPER_SETTINGS, ModelPred, relative_error
     from .pairs import generate_pairs
 
     if not (isinstance(seed, int) and seed >= 0):
@@ -184,195 +374,60 @@ def run_demo(dataset: str = "breast_cancer", lam: float = 1.0, *, learner: str =
     if epochs is not None:
         if not (isinstance(epochs, int) and epochs >= 1):
             raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-        cfg["epochs"] = epochs
+        cfg["epochs"] = cfg["hybrid_epochs"] = epochs
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)  # fail on a bad output folder before any work
     t_start = time.perf_counter()
     log = (lambda *a: print(*a, file=sys.stderr)) if verbose else (lambda *a: None)
-
-    ds = datasets.load(dataset, seed=seed)
-    learner_name = learner
+    ds, ds_name = _dataset(dataset, seed)
     X, y, Xte, yte = ds.X_train, ds.y_train, ds.X_test, ds.y_test
     n = X.shape[0]
-    learner = _make_learner(ds, lam, learner_name)
-    need = bool(learner._needs_all_classes())
-    log(f"[demo] {dataset}: n={n}, d={X.shape[1]}, learner {learner!r}")
-
-    # 1. labelled pairs (shared by ModelPred and PARA: equal label budget)
+    learner = _make_learner(ds, lam, learner)
+    log(f"[demo] {ds_name}: n={n}, d={X.shape[1]}, learner {learner!r}")
     t0 = time.perf_counter()
     pairs = generate_pairs(learner, X, y, n_permutations=cfg["n_permutations"],
                            step=cfg["step"], min_size=max(1, int(cfg["min_fraction"] * n)),
                            rng=seed, cache_dir=cache_dir, progress=progress)
     label_s = time.perf_counter() - t0
     log(f"[demo] {len(pairs)} exact pairs in {label_s:.1f}s (cache: {pairs.cache_path})")
-
-    # 2. ModelPred and the PARA ablation
-    common = {"epochs": cfg["epochs"], "progress": progress}
-    models, train_s = {}, {}
-    paper = {**PAPER_SETTINGS, "epochs": min(PAPER_SETTINGS["epochs"], cfg["epochs"])}
-    for name, kw in (("ModelPred", {**common, "regularize": True,
-                                    "n_unlabelled": cfg["n_unlabelled"]}),
-                     ("PARA", {**common, "regularize": False}),
-                     ("ModelPred (paper)", {**paper, "progress": progress})):
-        t0 = time.perf_counter()
-        models[name] = ModelPred(learner, seed=seed, **kw).fit(
-            X, y, masks=pairs.masks, thetas=pairs.thetas, groups=pairs.groups)
-        train_s[name] = time.perf_counter() - t0
-        log(f"[demo] trained {name} in {train_s[name]:.1f}s "
-            f"(best val rel.err {models[name].meta_['best_val_score']:.4f})")
-
-    # the same ablation at a small label budget (the first small_permutations permutations)
-    small = pairs.groups < cfg["small_permutations"]
-    small_models = {}
-    for name, kw in (("ModelPred", {"regularize": True, "n_unlabelled": cfg["n_unlabelled"]}),
-                     ("PARA", {"regularize": False})):
-        t0 = time.perf_counter()
-        small_models[name] = ModelPred(learner, seed=seed, epochs=cfg["small_epochs"],
-                                       progress=progress, **kw).fit(
-            X, y, masks=pairs.masks[small], thetas=pairs.thetas[small],
-            groups=pairs.groups[small])
-        train_s[f"{name} (small budget)"] = time.perf_counter() - t0
-    log(f"[demo] small-budget ablation trained on {int(small.sum())} pairs")
-
-    # linear datamodel on the same training pairs, alpha chosen on held-out permutations
-    from ..baselines import Datamodel, influence, newton_step
-    from ..subsets import split_by_group
-    from .certify import certify
-
+    models, small_models, n_small, train_s = _train_models(learner, X, y, pairs, cfg, seed,
+                                                           progress, log)
     t0 = time.perf_counter()
-    tr, va, _ = split_by_group(pairs.groups, (0.9, 0.1, 0.0), rng=seed)
-    best = (np.inf, None)
-    for a in _DATAMODEL_ALPHAS:
-        dm = Datamodel(alpha=a).fit(pairs.masks[tr], pairs.thetas[tr])
-        err = float(np.median(relative_error(dm.predict(pairs.masks[va]), pairs.thetas[va])))
-        if err < best[0]:
-            best = (err, a)
-    datamodel = Datamodel(alpha=best[1]).fit(pairs.masks, pairs.thetas)
+    datamodel, dm_alpha = _fit_datamodel(pairs, seed)
     dm_fit_s = time.perf_counter() - t0
-
-    # 3. held-out subsets and every method
-    tests = _test_masks(n, y, need, cfg["test_reps"], cfg["n_grid"], seed)
+    tests = _test_masks(n, y, bool(learner._needs_all_classes()), cfg["test_reps"],
+                        cfg["n_grid"], seed)
     theta_full = learner.fit(X, y).theta
-    results = {"config": {"dataset": dataset, "lam": lam, "quick": quick, "seed": seed,
-                          "n": n, "d": int(X.shape[1]), "p": int(theta_full.size),
+    results = {"config": {"dataset": ds_name, "lam": lam, "quick": quick, "seed": seed, "n": n,
+                          "d": int(X.shape[1]), "p": int(theta_full.size),
                           "learner": repr(learner), "n_pairs": len(pairs), **cfg,
-                          "datamodel_alpha": best[1], "torch_threads": torch.get_num_threads()},
-               "timing": {"labels_s": label_s, "train_s": train_s,
-                          "datamodel_fit_s": dm_fit_s},
-               "experiments": {}}
-    for exp, (M, x, base) in tests.items():
-        k = M.shape[0]
-        t0 = time.perf_counter()
-        exact = learner.fit_subsets(X, y, M)
-        t_exact = time.perf_counter() - t0
-        preds, times = {"exact retraining": exact}, {"exact retraining": t_exact}
-        for name, mdl in models.items():
-            mdl._net_eval()  # build the float64 copy outside the timed region
-            t0 = time.perf_counter()
-            preds[name] = mdl.predict(X, y, M)
-            times[name] = time.perf_counter() - t0
-        kw = {} if base is None else {"base_mask": base}
-        t0 = time.perf_counter()
-        preds["influence (1st order)"] = influence(learner, X, y, M, **kw)
-        times["influence (1st order)"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        preds["Newton step"] = newton_step(learner, X, y, M, **kw)
-        times["Newton step"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        preds["linear datamodel"] = datamodel.predict(M)
-        times["linear datamodel"] = time.perf_counter() - t0
-
-        loss_exact = learner.mean_loss(exact, Xte, yte)
-        rows = {}
-        for name, th in preds.items():
-            rel = relative_error(th, exact)
-            abs_err = np.linalg.norm(th - exact, axis=1)
-            bounds = certify(learner, X, y, M, th)
-            lossp = learner.mean_loss(th, Xte, yte)
-            pr, sr = _corr(lossp, loss_exact)
-            finite = np.isfinite(bounds)
-            rows[name] = {
-                "median_rel_err": float(np.median(rel)), "mean_rel_err": float(np.mean(rel)),
-                "rel_err_by_fraction": _by_group(x, rel),
-                "test_loss_pearson": pr, "test_loss_spearman": sr,
-                "test_loss_abs_err_median": float(np.median(np.abs(lossp - loss_exact))),
-                "time_per_model_s": times[name] / k,
-                "certificate_coverage": float(np.mean(bounds >= abs_err)),
-                "certificate_finite": float(np.mean(finite)),
-                "certificate_median_bound": float(np.median(bounds)),
-            }
-        results["experiments"][exp] = {"k": int(k), "x": "retained fraction" if exp ==
-                                       "deletion" else "added fraction", "methods": rows,
-                                       "_rel": {nm: relative_error(th, exact)
-                                                for nm, th in preds.items()},
-                                       "_x": x, "_sizes": M.sum(1)}
-
-    # 4. predict-then-correct against cold and full-fit warm starts (all held-out masks)
-    M_all = np.concatenate([tests["deletion"][0], tests["addition"][0]])
+                          "datamodel_alpha": dm_alpha,
+                          "torch_threads": torch.get_num_threads()},
+               "timing": {"labels_s": label_s, "train_s": train_s, "datamodel_fit_s": dm_fit_s},
+               "experiments": {exp: _experiment(learner, X, y, Xte, yte, M, x, base, exp,
+                                                models, datamodel)
+                               for exp, (M, x, base) in tests.items()}}
+    M_all = np.concatenate([tests[e][0] for e in tests])
     ex_all = np.concatenate([learner.fit_subsets(X, y, tests[e][0]) for e in tests])
+    from .model import relative_error
+
     results["small_budget_ablation"] = {
-        "n_pairs": int(small.sum()), "epochs": cfg["small_epochs"],
-        "n_unlabelled": cfg["n_unlabelled"],
-        **{f"{name}_median_rel_err": float(np.median(relative_error(
-            mdl.predict(X, y, M_all), ex_all))) for name, mdl in small_models.items()},
-        **{f"{name}_train_s": train_s[f"{name} (small budget)"] for name in small_models}}
-    solver = type(learner)(**{**learner.get_params(), "tol": _CORRECT_TOL})
-    t0 = time.perf_counter()
-    cold = solver.fit_subsets(X, y, M_all, return_info=True)
-    t_cold = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    warm_full = solver.fit_subsets(X, y, M_all, theta0=theta_full, return_info=True)
-    t_full = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    corr, info = models["ModelPred"].predict(X, y, M_all, correct=True, tol=_CORRECT_TOL,
-                                             return_info=True)
-    t_corr = time.perf_counter() - t0
-    from ..learners import optimality_residual
-
-    res_corr = optimality_residual(learner, corr, X, y, M_all)
-    results["predict_then_correct"] = {
-        "k": int(M_all.shape[0]), "tol": _CORRECT_TOL,
-        "cold_s": t_cold, "cold_mean_newton_iters": float(cold.n_iter.mean()),
-        "warm_full_fit_s": t_full, "warm_full_mean_newton_iters": float(warm_full.n_iter.mean()),
-        "modelpred_correct_s": t_corr,
-        "modelpred_correct_mean_newton_iters": float(info["n_iter"].mean()),
-        "speedup_vs_cold": t_cold / t_corr,
-        "max_residual": float(res_corr.max()),
-        "max_diff_vs_cold": float(np.abs(corr - cold.thetas).max()),
-        "all_converged": bool(info["converged"].all()),
-    }
-
-    # 5. target checks
-    dele = results["experiments"]["deletion"]
-    mp = dele["methods"]["ModelPred"]
-    inf_by = dele["methods"]["influence (1st order)"]["rel_err_by_fraction"]
-    beats = {f: mp["rel_err_by_fraction"][f] < inf_by[f] for f in inf_by if float(f) <= 0.7 + 1e-9}
-    cover = all(m["certificate_coverage"] == 1.0 for e in results["experiments"].values()
-                for m in e["methods"].values())
-    results["targets"] = {
-        "modelpred_median_rel_err_deletion": mp["median_rel_err"],
-        "modelpred_median_rel_err_le_3pct": mp["median_rel_err"] <= 0.03,
-        "modelpred_beats_influence_removed_ge_30pct": bool(beats) and all(beats.values()),
-        "modelpred_vs_para_median_rel_err": [mp["median_rel_err"],
-                                             dele["methods"]["PARA"]["median_rel_err"]],
-        "regulariser_helps": mp["median_rel_err"] < dele["methods"]["PARA"]["median_rel_err"],
-        "regulariser_helps_small_budget": (
-            results["small_budget_ablation"]["ModelPred_median_rel_err"]
-            < results["small_budget_ablation"]["PARA_median_rel_err"]),
-        "certificate_coverage_all": cover,
-        "correct_residual_le_1e-10": results["predict_then_correct"]["max_residual"] <= 1e-10,
-    }
+        "n_pairs": n_small, "epochs": cfg["small_epochs"], "n_unlabelled": cfg["n_unlabelled"],
+        **{f"{nm}_median_rel_err": float(np.median(relative_error(
+            mdl.predict(X, y, M_all), ex_all))) for nm, mdl in small_models.items()},
+        **{f"{nm}_train_s": train_s[f"{nm} (small budget)"] for nm in small_models}}
+    best = "ModelPred (Newton base)"
+    results["predict_then_correct"] = _predict_then_correct(learner, X, y, M_all, models[best],
+                                                            best, theta_full)
+    results["targets"] = _targets(results)
     results["timing"]["total_s"] = time.perf_counter() - t_start
     results["config"]["objective"] = (
         f"sum_i {learner.name} loss_i + lam/2 ||P theta||^2, intercept "
         f"{'penalised' if learner.penalize_intercept else 'unpenalised'}; C = 1/lam")
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     if make_figure:
-        results["figure"] = str(_figure(results, out / "modelpred_demo.png"))
+        results["figure"] = str(figure(results, out / "modelpred_demo.png"))
     public = _public(results)
     (out / "modelpred_demo.json").write_text(json.dumps(public, indent=1, allow_nan=True))
-    if verbose:
-        print(format_table(public))
     return public
 
 
@@ -381,95 +436,4 @@ def _public(results: dict) -> dict:
                                 default=float))
     out["experiments"] = {e: {k: v for k, v in r.items() if not k.startswith("_")}
                           for e, r in results["experiments"].items()}
-    return out
-
-
-def _figure(results: dict, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    exps = results["experiments"]
-    fig, axes = plt.subplots(1, len(exps), figsize=(6 * len(exps), 4.2), squeeze=False)
-    n = results["config"]["n"]
-    for ax, (exp, r) in zip(axes[0], exps.items(), strict=True):
-        sizes, rel = r["_sizes"], r["_rel"]
-        grid = np.unique(sizes)
-        for name, v in rel.items():
-            if name == "exact retraining":
-                continue
-            med = np.array([np.median(v[sizes == s]) for s in grid])
-            q1 = np.array([np.quantile(v[sizes == s], 0.25) for s in grid])
-            q3 = np.array([np.quantile(v[sizes == s], 0.75) for s in grid])
-            line, = ax.plot(grid, np.maximum(med, 1e-16), marker="o", ms=3, label=name)
-            ax.fill_between(grid, np.maximum(q1, 1e-16), np.maximum(q3, 1e-16), alpha=0.15,
-                            color=line.get_color())
-        ax.set_yscale("log")
-        # Influence and the Newton step are exact at the base set (error ~1e-16): clip there.
-        ax.set_ylim(bottom=1e-5)
-        ax.set_xlabel(f"subset size |S| (pool n = {n})")
-        ax.set_ylabel("||theta_hat - theta(S)|| / ||theta(S)||")
-        title = ("deletion: retain 50-100% (unseen permutations)" if exp == "deletion"
-                 else "addition: base n/2 + random extra points")
-        ax.set_title(title, fontsize=10)
-        ax.grid(True, which="both", alpha=0.3)
-    axes[0][0].legend(fontsize=8)
-    cfg = results["config"]
-    name = cfg["learner"].split("(")[0]
-    fig.suptitle(f"{cfg['dataset']}, {name} (lam={cfg['lam']}): median and IQR over held-out "
-                 f"subsets; exact retraining is the reference", fontsize=10, y=0.995)
-    fig.tight_layout(rect=(0, 0, 1, 0.96))
-    fig.savefig(path, dpi=80 if cfg["quick"] else 140)
-    plt.close(fig)
-    return path
-
-
-def format_table(results: dict) -> str:
-    """The demo's results as a plain-text table."""
-    lines = []
-    cfg = results["config"]
-    lines.append(f"ModelPred demo: {cfg['dataset']} (n={cfg['n']}, p={cfg['p']}), "
-                 f"{cfg['learner']}, {cfg['n_pairs']} labelled pairs"
-                 f"{' [QUICK: numbers are a smoke test]' if cfg['quick'] else ''}")
-    for exp, r in results["experiments"].items():
-        lines.append("")
-        lines.append(f"{exp} ({r['k']} held-out subsets; x = {r['x']})")
-        hdr = (f"  {'method':<24}{'med.rel.err':>12}{'mean':>10}{'loss r':>9}{'loss rho':>9}"
-               f"{'time/model':>12}{'cert.cov':>9}")
-        lines.append(hdr)
-        for name, m in r["methods"].items():
-            lines.append(
-                f"  {name:<24}{_fmt(m['median_rel_err'], '12.2e')}"
-                f"{_fmt(m['mean_rel_err'], '10.2e')}{_fmt(m['test_loss_pearson'], '9.4f')}"
-                f"{_fmt(m['test_loss_spearman'], '9.4f')}"
-                f"{_fmt(m['time_per_model_s'] * 1e3, '10.3f')}ms"
-                f"{_fmt(m['certificate_coverage'], '9.3f')}")
-        mp = r["methods"]["ModelPred"]["rel_err_by_fraction"]
-        inf = r["methods"]["influence (1st order)"]["rel_err_by_fraction"]
-        para = r["methods"]["PARA"]["rel_err_by_fraction"]
-        lines.append(f"  median rel.err by {r['x']}:  " + "  ".join(
-            f"{float(f):.2f}: MP {mp[f]:.2e} / PARA {para[f]:.2e} / infl {inf[f]:.2e}"
-            for f in list(mp)[:: max(1, len(mp) // 4)]))
-    pc = results["predict_then_correct"]
-    lines.append("")
-    lines.append(f"predict-then-correct on {pc['k']} subsets (Newton to rel. tol {pc['tol']:g}): "
-                 f"cold {pc['cold_s']:.2f}s ({pc['cold_mean_newton_iters']:.1f} it), "
-                 f"warm from full fit {pc['warm_full_fit_s']:.2f}s "
-                 f"({pc['warm_full_mean_newton_iters']:.1f} it), from ModelPred "
-                 f"{pc['modelpred_correct_s']:.2f}s "
-                 f"({pc['modelpred_correct_mean_newton_iters']:.1f} it), "
-                 f"max residual {pc['max_residual']:.1e}")
-    sb = results["small_budget_ablation"]
-    lines.append(f"regulariser ablation at a small label budget ({sb['n_pairs']} pairs, "
-                 f"{sb['epochs']} epochs, +{sb['n_unlabelled']} unlabelled subsets for R_opt): "
-                 f"median rel.err ModelPred {sb['ModelPred_median_rel_err']:.2e} vs PARA "
-                 f"{sb['PARA_median_rel_err']:.2e} (train {sb['ModelPred_train_s']:.1f}s vs "
-                 f"{sb['PARA_train_s']:.1f}s)")
-    t = results["timing"]
-    lines.append(f"timing: labels {t['labels_s']:.1f}s, training "
-                 + ", ".join(f"{k} {v:.1f}s" for k, v in t["train_s"].items())
-                 + f", total {t['total_s']:.1f}s")
-    lines.append("targets: " + ", ".join(f"{k}={v}" for k, v in results["targets"].items()
-                                         if isinstance(v, bool)))
-    return "\n".join(lines)
+    return json.loads(json.dumps(out, default=float))

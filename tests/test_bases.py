@@ -1,0 +1,240 @@
+"""ModelPred over a classical base: the bases, the gate, and everything that must work for each."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import modelpred_theory as mpt
+from modelpred_theory.baselines import influence, newton_step
+from modelpred_theory.setfn import ModelPred, generate_pairs, relative_error
+from modelpred_theory.setfn.bases import ResidualGate, make_base
+
+pytestmark = pytest.mark.torch
+
+BASES = (None, "influence", "newton")
+# Two implementations of the same float64 formula (one GEMM vs per-mask solves): rounding only.
+ROUND = 1e-9
+
+
+def _binary(n=60, d=4, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    X /= np.linalg.norm(X, axis=1).max()
+    y = (X @ rng.normal(size=d) + 0.3 * rng.normal(size=n) > 0).astype(int)
+    return X, y
+
+
+def _multi(n=60, d=3, K=3, seed=1):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    X /= np.linalg.norm(X, axis=1).max()
+    y = np.argmax(X @ rng.normal(size=(d, K)) + 0.5 * rng.normal(size=(n, K)), axis=1)
+    return X, y
+
+
+def _masks(n, k, lo, rng, y=None, K=None):
+    rng = np.random.default_rng(rng)
+    out = []
+    while len(out) < k:
+        m = np.zeros(n, bool)
+        m[rng.permutation(n)[:rng.integers(int(lo * n), n + 1)]] = True
+        if y is None or np.unique(y[m]).size == K:
+            out.append(m)
+    return np.array(out)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """One small fitted model per base on a binary problem (shared pairs)."""
+    X, y = _binary()
+    lrn = mpt.learners.LogisticRegression(lam=1.0)
+    pairs = generate_pairs(lrn, X, y, n_permutations=24, step=2, min_size=20, rng=0,
+                           progress=False)
+    models = {b: ModelPred(lrn, seed=0, base=b, epochs=15, width=32, progress=False).fit(
+        X, y, masks=pairs.masks, thetas=pairs.thetas, groups=pairs.groups) for b in BASES}
+    return X, y, lrn, models
+
+
+@pytest.mark.parametrize("problem", ["binary", "multinomial"])
+def test_gemm_influence_base_equals_baselines_influence(problem):
+    X, y = _binary() if problem == "binary" else _multi()
+    lrn = mpt.learners.LogisticRegression(lam=0.5)
+    _, y_enc, K = lrn._prepare(X, y)
+    M = _masks(len(y), 30, 0.4, 0, y, len(np.unique(y)))
+    base = make_base("influence", lrn).fit(X, y_enc, K)
+    got = base.predict(X, y_enc, K, M.astype(float))
+    ref = influence(lrn, X, y, M)
+    assert np.max(np.abs(got - ref)) <= ROUND * max(1.0, np.max(np.abs(ref)))
+
+
+@pytest.mark.parametrize("problem", ["binary", "multinomial"])
+def test_newton_base_equals_baselines_newton_step(problem):
+    X, y = _binary() if problem == "binary" else _multi()
+    lrn = mpt.learners.LogisticRegression(lam=0.5)
+    _, y_enc, K = lrn._prepare(X, y)
+    M = _masks(len(y), 30, 0.4, 1, y, len(np.unique(y)))
+    base = make_base("newton", lrn).fit(X, y_enc, K)
+    got = base.predict(X, y_enc, K, M.astype(float))
+    ref = newton_step(lrn, X, y, M)
+    assert np.max(np.abs(got - ref)) <= ROUND * max(1.0, np.max(np.abs(ref)))
+
+
+def test_ridge_newton_base_is_exact_and_correction_is_zero():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(50, 4))
+    y = X @ rng.normal(size=4) + 0.1 * rng.normal(size=50)
+    lrn = mpt.learners.Ridge(lam=0.7)
+    pairs = generate_pairs(lrn, X, y, n_permutations=10, step=3, min_size=10, rng=0,
+                           progress=False)
+    model = ModelPred(lrn, base="newton", epochs=3, width=16, progress=False).fit(
+        X, y, masks=pairs.masks, thetas=pairs.thetas, groups=pairs.groups)
+    assert model.meta_["base_exact"] and np.all(model.gate_.alpha == 0)
+    M = _masks(50, 20, 0.2, 4)
+    pred = model.predict(X, y, M)
+    for m, th in zip(M, pred, strict=True):  # closed form (X^T X + lam P)^{-1} X^T y
+        Xa = np.c_[X[m], np.ones(m.sum())]
+        P = np.diag([1.0] * 4 + [0.0])
+        ref = np.linalg.solve(Xa.T @ Xa + 0.7 * P, Xa.T @ y[m])
+        assert np.max(np.abs(th - ref)) <= 1e-8 * max(1.0, np.max(np.abs(ref)))
+
+
+@pytest.mark.parametrize("base", ["influence", "newton"])
+def test_correction_vanishes_on_the_full_pool(fitted, base):
+    X, y, lrn, models = fitted
+    full = np.ones((1, len(y)), bool)
+    pred = models[base].predict(X, y, full)
+    theta0 = lrn.fit(X, y).theta
+    assert models[base].gate_(full.sum(1))[0] == 0.0
+    assert np.max(np.abs(pred[0] - theta0)) <= ROUND
+
+
+@pytest.mark.parametrize("base", BASES)
+def test_hybrid_is_permutation_and_padding_invariant(fitted, base):
+    X, y, _, models = fitted
+    model = models[base]
+    rng = np.random.default_rng(5)
+    idx = [rng.permutation(60)[:m] for m in (25, 40, 33)]
+    sets = [(X[i], y[i]) for i in idx]
+    perm = [(X[i[::-1]], y[i[::-1]]) for i in idx]
+    a = model.predict_sets(sets)
+    b = model.predict_sets(perm)
+    c = np.concatenate([model.predict_sets([s]) for s in sets])  # no padding at all
+    assert np.max(np.abs(a - b)) <= 1e-10 and np.max(np.abs(a - c)) <= 1e-10
+
+
+@pytest.mark.parametrize("base", BASES)
+def test_predict_sets_of_pool_rows_equals_predict_on_masks(fitted, base):
+    X, y, _, models = fitted
+    M = _masks(60, 6, 0.4, 6)
+    by_mask = models[base].predict(X, y, M)
+    by_sets = models[base].predict_sets([(X[m], y[m]) for m in M])
+    assert np.max(np.abs(by_mask - by_sets)) <= 1e-9
+
+
+@pytest.mark.parametrize("base", BASES)
+def test_save_load_round_trip_is_bit_identical(fitted, base, tmp_path):
+    X, y, _, models = fitted
+    M = _masks(60, 10, 0.4, 7)
+    models[base].save(tmp_path / "m")
+    loaded = ModelPred.load(tmp_path / "m")
+    assert loaded.base == base
+    assert np.array_equal(models[base].predict(X, y, M), loaded.predict(X, y, M))
+
+
+def test_hybrid_improves_on_its_base_and_certificates_hold(fitted):
+    X, y, lrn, models = fitted
+    M = _masks(60, 200, 0.4, 8)
+    T = lrn.fit_subsets(X, y, M)
+    base_err = {"influence": relative_error(influence(lrn, X, y, M), T),
+                "newton": relative_error(newton_step(lrn, X, y, M), T)}
+    for b in ("influence", "newton"):
+        pred = models[b].predict(X, y, M)
+        err = relative_error(pred, T)
+        assert np.median(err) < np.median(base_err[b])
+        bounds = mpt.certify(lrn, X, y, M, pred)
+        assert np.all(bounds >= np.linalg.norm(pred - T, axis=1) * (1 - 1e-9))
+
+
+def test_gate_falls_back_to_the_base_where_the_correction_hurts():
+    gate = ResidualGate(100, active=True)
+    rng = np.random.default_rng(0)
+    sizes = np.repeat([85, 55], 50)  # t = 0.15 and 0.45
+    truth = rng.normal(size=(100, 3))
+    base = truth + 0.1 * rng.normal(size=(100, 3))
+    good = truth - base  # the exact residual
+    corr = np.where(sizes[:, None] == 85, good, -5 * good)  # helps at t=0.15, hurts at 0.45
+    info = gate.calibrate(sizes, base, corr, truth)
+    assert gate.alpha[1] == 1.0 and gate.alpha[4] == 0.0
+    assert info["counts"][1] == 50 and gate.alpha[8] == 0.0  # no data there: the base alone
+
+
+def test_unknown_base_is_refused_before_work():
+    lrn = mpt.learners.LogisticRegression(lam=1.0)
+    with pytest.raises(ValueError, match="base must be one of"):
+        ModelPred(lrn, base="influence3")
+    with pytest.raises(ValueError, match="base must be one of"):
+        ModelPred(lrn, base=1)
+
+
+def test_labels_that_are_not_minimisers_are_refused():
+    X, y = _binary()
+    lrn = mpt.learners.LogisticRegression(lam=1.0)
+    M = _masks(60, 8, 0.5, 9)
+    rand = np.random.default_rng(0).normal(size=(8, 5))
+    with pytest.raises(ValueError, match="not minimisers"):
+        ModelPred(lrn, progress=False).fit(X, y, masks=M, thetas=rand)
+
+
+def test_predict_refuses_masks_missing_a_class(fitted):
+    X, y, _, models = fitted
+    m = (y == 1)[None, :]
+    with pytest.raises(ValueError, match="miss a class"):
+        models["newton"].predict(X, y, m)
+
+
+def test_optimality_regulariser_runs_at_the_final_prediction_with_unlabelled_subsets():
+    X, y = _multi()
+    lrn = mpt.learners.LogisticRegression(lam=1.0)
+    pairs = generate_pairs(lrn, X, y, n_permutations=8, step=4, min_size=30, rng=0,
+                           progress=False)
+    model = ModelPred(lrn, base="influence", epochs=2, width=16, n_unlabelled=64,
+                      progress=False).fit(X, y, masks=pairs.masks, thetas=pairs.thetas,
+                                          groups=pairs.groups)
+    r = [h["r_opt"] for h in model.history_]
+    assert all(np.isfinite(r)) and all(v > 0 for v in r)
+    corr = model.predict(X, y, pairs.masks[:5], correct=True)
+    assert np.max(np.abs(corr - pairs.thetas[:5])) <= 1e-8
+
+
+@pytest.mark.parametrize("damage", ["truncate_weights", "random_weights", "broken_json",
+                                    "width_mismatch", "truncate_base", "missing_base"])
+def test_damaged_saved_models_are_refused_with_the_file_named(fitted, tmp_path, damage):
+    _, _, _, models = fitted
+    path = models["newton"].save(tmp_path / "m")
+    w, c, b = path / "weights.pt", path / "config.json", path / "base.npz"
+    if damage == "truncate_weights":
+        w.write_bytes(w.read_bytes()[:300])
+        name = "weights.pt"
+    elif damage == "random_weights":
+        w.write_bytes(np.random.default_rng(0).bytes(4096))
+        name = "weights.pt"
+    elif damage == "broken_json":
+        c.write_text(c.read_text()[:-40])
+        name = "config.json"
+    elif damage == "width_mismatch":
+        cfg = json.loads(c.read_text())
+        cfg["network"]["width"] = 8
+        c.write_text(json.dumps(cfg))
+        name = "weights.pt"
+    elif damage == "truncate_base":
+        b.write_bytes(b.read_bytes()[:50])
+        name = "base.npz"
+    else:
+        b.unlink()
+        name = "base.npz"
+    with pytest.raises(ValueError, match=name) as exc:
+        ModelPred.load(path)
+    assert "weights_only=False" not in str(exc.value)
