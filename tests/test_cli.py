@@ -238,7 +238,8 @@ def test_whatif_regression_reports_r2(capsys):
 
 
 # the integrator makes run_demo accept a Dataset (then this passes: remove the marker)
-@pytest.mark.xfail(strict=True, reason="run_demo(dataset=Dataset) lands at integration")
+@pytest.mark.xfail(strict=True, reason="string labels: run_demo must pass ds.encode_labels(y) "
+                   "(or the learners take labels as given) at integration")
 def test_demo_quick_on_own_csv(user_csv, tmp_path, capsys):
     rc = cli.main(["demo", "--quick", "--data", user_csv, "--target", "label", "--epochs", "1",
                    "--no-cache", "--no-figure", "--out", str(tmp_path), "--json", "--quiet"])
