@@ -237,7 +237,7 @@ def test_whatif_regression_reports_r2(capsys):
     assert "r2" in out and "certified bound" in out
 
 
-# the integrator makes run_demo accept a Dataset (then this passes: remove the marker)
+# run_demo takes a Dataset; with string labels it passes once they reach the learners encoded
 @pytest.mark.xfail(strict=True, reason="string labels: run_demo must pass ds.encode_labels(y) "
                    "(or the learners take labels as given) at integration")
 def test_demo_quick_on_own_csv(user_csv, tmp_path, capsys):
