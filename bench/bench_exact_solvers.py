@@ -13,6 +13,13 @@ Speed is reported as a ratio of per-fit times measured in the same run; accuracy
 optimality residual of every batched fit (relative tolerance 1e-10) and the relative distance
 to scikit-learn's solution.
 
+Roofline: the same run times a float64 GEMM (torch, square, best of repeats) and reports, for
+each workload, the time its dominant GEMM work would take at that rate and the achieved fraction
+``roofline_us_per_fit / measured_us_per_fit``. The work model per fit is the mean number of
+Newton iterations times, per iteration, the one Hessian GEMM of the direct path,
+2 K^2 n q(q+1)/2 flops (q = d + 1, K = 1 for binary), or, on the truncated-Newton path
+(p >= 256), the two gradient GEMMs, 4 n p flops (a lower bound: the CG products are not counted).
+
 Usage
 -----
     python bench/bench_exact_solvers.py            # full: 1,000 breast_cancer masks, 200 digits
@@ -52,7 +59,37 @@ def _sklearn_loop(X, y, masks, lam):
     return np.array(thetas), (time.perf_counter() - t0) / len(masks)
 
 
-def run_workload(name, n_masks, n_sklearn, lam=1.0, seed=0, n_train=None):
+def gemm_gflops(size: int = 1024, repeats: int = 7) -> dict:
+    """float64 GEMM rate of this machine (torch, (size, size) @ (size, size)), best and median."""
+    gen = torch.Generator().manual_seed(0)
+    A = torch.randn(size, size, dtype=torch.float64, generator=gen)
+    B = torch.randn(size, size, dtype=torch.float64, generator=gen)
+    A @ B  # warm-up
+    rates = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        A @ B
+        rates.append(2.0 * size**3 / (time.perf_counter() - t0) / 1e9)
+    return {"size": size, "repeats": repeats, "gflops_best": max(rates),
+            "gflops_median": float(np.median(rates)), "gflops_min": min(rates)}
+
+
+def roofline(n, d, K, p, mean_iters, measured_s_per_fit, gflops) -> dict:
+    """Time of the work model (module docstring) at ``gflops`` vs the measured time per fit."""
+    Kh = 1 if K <= 2 else K
+    q = d + 1
+    if p >= 256:
+        path, per_iter = "truncated Newton (gradient GEMMs only: lower bound)", 4.0 * n * p
+    else:
+        path, per_iter = "direct Newton (Hessian GEMM)", 2.0 * Kh * Kh * n * q * (q + 1) / 2
+    flops = mean_iters * per_iter
+    roof_s = flops / (gflops * 1e9)
+    return {"path": path, "model_flops_per_fit": flops, "mean_newton_iters": mean_iters,
+            "roofline_us_per_fit": roof_s * 1e6, "measured_us_per_fit": measured_s_per_fit * 1e6,
+            "fraction_of_roofline": roof_s / measured_s_per_fit}
+
+
+def run_workload(name, n_masks, n_sklearn, lam=1.0, seed=0, n_train=None, gflops=None):
     ds = mpt.datasets.load(name, seed=seed, n_train=n_train)
     X, y = ds.X_train, ds.y_train
     n = len(y)
@@ -66,6 +103,9 @@ def run_workload(name, n_masks, n_sklearn, lam=1.0, seed=0, n_train=None):
     rel = np.linalg.norm(res.thetas[:n_sklearn] - sk_thetas, axis=1) / np.linalg.norm(
         sk_thetas, axis=1)
     tol_abs = learner.residual_tolerance(X, y, masks)
+    roof = {} if gflops is None else {"roofline": roofline(
+        n, X.shape[1], ds.n_classes, res.thetas.shape[1], float(res.n_iter.mean()), t_batch,
+        gflops)}
     return {
         "dataset": name,
         "n_pool": n,
@@ -82,6 +122,7 @@ def run_workload(name, n_masks, n_sklearn, lam=1.0, seed=0, n_train=None):
         "max_newton_iters": int(res.n_iter.max()),
         "median_rel_diff_vs_sklearn": float(np.median(rel)),
         "max_rel_diff_vs_sklearn": float(rel.max()),
+        **roof,
     }
 
 
@@ -117,9 +158,14 @@ def main(argv=None) -> dict:
         plan = [("breast_cancer", 100, 20, None), ("digits", 10, 3, 300)]
     else:
         plan = [("breast_cancer", 1000, 200, None), ("digits", 200, 20, 300)]
-    results = {"torch_threads": torch.get_num_threads(),
-               "workloads": [run_workload(nm, k, ks, seed=args.seed, n_train=nt)
+    gemm = gemm_gflops(512 if args.quick else 1024, 3 if args.quick else 7)
+    results = {"torch_threads": torch.get_num_threads(), "gemm_float64": gemm,
+               "workloads": [run_workload(nm, k, ks, seed=args.seed, n_train=nt,
+                                          gflops=gemm["gflops_best"])
                              for nm, k, ks, nt in plan]}
+    # the GEMM again after the workloads: a machine whose load changed shows it here
+    results["gemm_float64_after"] = gemm_gflops(512 if args.quick else 1024,
+                                                3 if args.quick else 7)
     if args.large:
         results["large"] = run_large(args.large, seed=args.seed)
     text = json.dumps(results, indent=2)

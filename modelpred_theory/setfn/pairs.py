@@ -5,20 +5,20 @@ Labels are exact minimisers of the learner's SUM objective (DESIGN.md)
     F_S(theta) = sum_{i in S} w_i loss_i(theta) + (lam / 2) ||P theta||^2,   C = 1 / lam,
 
 computed by ``learner.fit_subsets`` (batched Newton). Labelling is the expensive part of
-training a set predictor, so it runs in chunks with a progress bar, and, given a ``cache_dir``,
-every finished chunk is written to its own ``.npz`` file atomically (temporary file, then
-``os.replace``). An interrupted run resumes where it stopped: finished chunks are loaded, never
-recomputed. The cache key hashes the learner (class and parameters), the data (X and y bytes)
-and the masks themselves (hence every sampler setting and seed).
+training a set predictor, so it runs in chunks, in parallel through joblib when asked
+(``engine``: local processes, Dask or Ray), with a progress bar, and, given a ``cache_dir``,
+every finished chunk is written by this process to its own self-checking ``.npz`` file
+atomically (``cache``). An interrupted run resumes where it stopped: finished chunks are loaded,
+never recomputed; damaged or foreign chunks are recomputed. The cache key hashes the learner
+(class and parameters), the data (X and y bytes) and the masks themselves (hence every sampler
+setting and seed).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,10 +26,12 @@ from pathlib import Path
 import numpy as np
 
 from .. import subsets as _subsets
+from . import engine as _engine
+from .cache import ChunkStore
 
 __all__ = ["TrainingPairs", "data_fingerprint", "generate_pairs", "label_masks", "sample_masks"]
 
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 SAMPLERS = ("permutation", "random")
 
 
@@ -136,30 +138,6 @@ def sample_masks(n: int, y=None, *, sampler: str = "permutation", n_permutations
     return masks, groups
 
 
-def _atomic_savez(path: Path, **arrays) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def cache_key(learner, X, y, masks) -> str:
     """Hash of learner class + parameters, the data and the masks (hex, 64 digits)."""
     spec = json.dumps(learner_spec(learner), sort_keys=True, default=str)
@@ -171,12 +149,48 @@ def cache_key(learner, X, y, masks) -> str:
     return h.hexdigest()
 
 
+def physical_memory_bytes() -> int | None:
+    """Physical memory of this machine (None where the OS does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _check_fits_in_memory(k: int, p: int, chunk_size: int) -> None:
+    """The labels (k, p) and one chunk's results must fit in physical memory."""
+    need = 8 * (k * p + 2 * min(k, chunk_size) * p)
+    total = physical_memory_bytes()
+    if total is not None and need > total:
+        raise ValueError(f"masks: {k} labels of {p} parameters need {need / 2**30:.1f} GiB, more "
+                         f"than this machine's {total / 2**30:.1f} GiB of memory; label the "
+                         "masks in several calls (the cache keeps each call's chunks)")
+
+
+def _convergence_warning() -> type[Warning]:
+    """The package's ConvergenceWarning when it defines one, else RuntimeWarning."""
+    import modelpred_theory as _pkg
+
+    return getattr(_pkg, "ConvergenceWarning", RuntimeWarning)
+
+
 def label_masks(learner, X, y, masks, *, cache_dir: str | os.PathLike | None = None,
-                chunk_size: int = 1024, progress: bool = True,
-                settings: dict | None = None) -> tuple[np.ndarray, np.ndarray, str | None]:
-    """Exact theta(S) for every mask, chunked, cached and resumable.
+                chunk_size: int = 1024, progress: bool = True, settings: dict | None = None,
+                n_jobs: int | None = None, backend: str | None = None, device=None,
+                threads: int | None = 1) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """Exact theta(S) for every mask, chunked, in parallel, cached and resumable.
 
     Sum convention: theta(S) = argmin sum_{i in S} loss_i(theta) + lam/2 ||P theta||^2.
+
+    Chunks of ``chunk_size`` subsets are solved by ``learner.fit_subsets`` through joblib
+    (:func:`engine.map_chunks`: serial, local processes, or a Dask / Ray cluster chosen with
+    ``joblib.parallel_config(backend=...)``); this process writes each finished chunk to the
+    cache as soon as it arrives. The result is bit-identical to the serial run whatever the
+    engine, the number of workers or the completion order (same chunks, same solver call, same
+    torch thread count, one by default). A run that stops (interrupt, a failing chunk, a killed
+    worker) keeps every finished chunk; the rerun computes only the rest. Damaged or foreign
+    chunk files are detected (checksum and key inside each chunk), reported with a
+    ``CacheWarning`` naming the file, and recomputed.
 
     Parameters
     ----------
@@ -188,11 +202,22 @@ def label_masks(learner, X, y, masks, *, cache_dir: str | os.PathLike | None = N
         Root of the cache; the chunks go to ``cache_dir/pairs-<key>/chunk_<index>.npz``.
         None: no disk cache.
     chunk_size : int
-        Subsets per chunk (and per cache file).
+        Subsets per chunk (one parallel task and one cache file).
     progress : bool
         tqdm bar over chunks.
     settings : dict, optional
         Sampler settings recorded in the cache manifest (informational).
+    n_jobs : int, optional
+        joblib's n_jobs: None (serial, unless ``joblib.parallel_config`` sets the engine), a
+        positive count of local processes, or -1 (all cores, or all Dask worker threads).
+    backend : {"loky", "threading", "multiprocessing", "dask", "ray"}, optional
+        Shortcut for ``joblib.parallel_config(backend=...)``; None keeps joblib's active one.
+    device : str, optional
+        Passed on to ``fit_subsets`` when not None.
+    threads : int or None, default=1
+        torch threads of each chunk's solve, fixed so that results do not depend on where a
+        chunk runs (parallelism is across chunks: use ``n_jobs``); None leaves every process's
+        torch setting alone (then the bits may depend on where a chunk ran).
 
     Returns
     -------
@@ -200,58 +225,68 @@ def label_masks(learner, X, y, masks, *, cache_dir: str | os.PathLike | None = N
     grad_norms : ndarray of shape (k,)
     cache_path : str or None
     """
-    X, y_enc, K = learner._prepare(X, y)
-    masks = _subsets.check_masks(masks, X.shape[0])
+    n_jobs = _engine.check_n_jobs(n_jobs)
+    backend = _engine.check_backend(backend)
+    threads = _engine.check_threads(threads)
+    Xp, y_enc, K = learner._prepare(X, y)
+    masks = _subsets.check_masks(masks, Xp.shape[0])
     if not (isinstance(chunk_size, int | np.integer) and chunk_size >= 1):
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     learner._check_existence(masks.astype(np.float64), y_enc, K, "masks")
-    k = masks.shape[0]
-    p = K * (X.shape[1] + 1)
-    n_chunks = math.ceil(k / chunk_size)
-    folder = None
+    k, n = masks.shape
+    p = K * (Xp.shape[1] + 1)
+    _check_fits_in_memory(k, p, int(chunk_size))
+    bounds = _engine.chunk_bounds(k, int(chunk_size))
+    store = None
     if cache_dir is not None:
-        key = cache_key(learner, X, y, masks)
-        folder = Path(cache_dir) / f"pairs-{key[:24]}"
-        folder.mkdir(parents=True, exist_ok=True)
-        manifest = {"version": _CACHE_VERSION, "key": key, "learner": learner_spec(learner),
-                    "data_fingerprint": data_fingerprint(X, y), "k": k, "n": int(X.shape[0]),
-                    "p": p, "chunk_size": int(chunk_size), "n_chunks": n_chunks,
-                    "settings": settings or {}}
-        _atomic_write_text(folder / "manifest.json", json.dumps(manifest, indent=1, default=str))
-    thetas = np.empty((k, p))
-    gnorms = np.empty(k)
+        key = cache_key(learner, Xp, y, masks)
+        store = ChunkStore(Path(cache_dir) / f"pairs-{key[:24]}", key)
+        store.write_manifest({"version": _CACHE_VERSION, "key": key,
+                              "learner": learner_spec(learner),
+                              "data_fingerprint": data_fingerprint(Xp, y), "k": k, "n": n,
+                              "p": p, "chunk_size": int(chunk_size), "n_chunks": len(bounds),
+                              "settings": settings or {}})
+    thetas, gnorms, conv = np.empty((k, p)), np.empty(k), np.empty(k, dtype=bool)
     todo = []
-    for c in range(n_chunks):
-        s, e = c * chunk_size, min(k, (c + 1) * chunk_size)
-        if folder is not None:
-            f = folder / f"chunk_{c:05d}.npz"
-            if f.exists():
-                try:
-                    with np.load(f) as z:
-                        if z["thetas"].shape == (e - s, p) and int(z["start"]) == s:
-                            thetas[s:e], gnorms[s:e] = z["thetas"], z["grad_norms"]
-                            continue
-                except (OSError, ValueError, KeyError):  # a damaged file is recomputed
-                    f.unlink(missing_ok=True)
-        todo.append(c)
-    it = todo
-    if progress and todo:
-        from tqdm.auto import tqdm
-
-        it = tqdm(todo, desc=f"labels theta(S) [{learner.name}]", unit="chunk",
-                  total=n_chunks, initial=n_chunks - len(todo))
-    for c in it:
-        s, e = c * chunk_size, min(k, (c + 1) * chunk_size)
-        res = learner.fit_subsets(X, y, masks[s:e], chunk_size=chunk_size, return_info=True)
-        thetas[s:e], gnorms[s:e] = res.thetas, res.grad_norms
-        if not bool(np.all(res.converged)):
-            warnings.warn(f"{int((~res.converged).sum())} labels in chunk {c} did not converge "
-                          f"(max residual {res.grad_norms.max():.2e})", RuntimeWarning,
-                          stacklevel=2)
-        if folder is not None:
-            _atomic_savez(folder / f"chunk_{c:05d}.npz", thetas=res.thetas,
-                          grad_norms=res.grad_norms, start=np.int64(s))
-    return thetas, gnorms, (None if folder is None else str(folder))
+    for c, (s, e) in enumerate(bounds):
+        got = None if store is None else store.load(c, s, e, p)
+        if got is None:
+            todo.append(c)
+        else:
+            thetas[s:e], gnorms[s:e], conv[s:e] = got["thetas"], got["grad_norms"], got["converged"]
+    inner = min(int(chunk_size), learner.default_chunk_size(n, p, K))
+    results = _engine.fit_chunks(learner, X, y, masks, [bounds[c] for c in todo],
+                                 inner_chunk=inner, n_jobs=n_jobs, backend=backend,
+                                 device=device, threads=threads)
+    bar = _engine._progress_bar(progress and bool(todo), len(bounds), len(bounds) - len(todo),
+                                f"labels theta(S) [{learner.name}]")
+    finished = set()
+    try:
+        for j, res in results:
+            c = todo[j]
+            s, e = bounds[c]
+            if store is not None:
+                store.save(c, s, e, res)
+            thetas[s:e], gnorms[s:e], conv[s:e] = res["thetas"], res["grad_norms"], res["converged"]
+            finished.add(c)
+            if bar is not None:
+                bar.update(1)
+    except BaseException as exc:
+        if hasattr(exc, "add_note"):
+            lost = sorted(set(todo) - finished)
+            where = ("are cached in " + str(store.folder) + " and a rerun computes only the "
+                     "missing ones") if store is not None else "are lost (no cache_dir)"
+            exc.add_note(f"labelling stopped with chunk(s) {lost} of {len(bounds)} unfinished; "
+                         f"the finished ones {where}")
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    if not bool(conv.all()):
+        warnings.warn(f"{int((~conv).sum())} of {k} labels did not converge (worst residual "
+                      f"||grad F_S|| = {gnorms[~conv].max():.2e})", _convergence_warning(),
+                      stacklevel=2)
+    return thetas, gnorms, (None if store is None else str(store.folder))
 
 
 def generate_pairs(learner, X, y, *, sampler: str = "permutation", n_permutations: int = 40,
@@ -259,7 +294,9 @@ def generate_pairs(learner, X, y, *, sampler: str = "permutation", n_permutation
                    max_size: int | None = None, step: int = 1,
                    rng: np.random.Generator | int = 0,
                    cache_dir: str | os.PathLike | None = None, chunk_size: int = 1024,
-                   progress: bool = True) -> TrainingPairs:
+                   progress: bool = True, n_jobs: int | None = None,
+                   backend: str | None = None, device=None,
+                   threads: int | None = 1) -> TrainingPairs:
     """Sample training subsets and label them exactly (cached, resumable).
 
     Labels follow the sum convention F_S(theta) = sum_{i in S} loss_i(theta) + lam/2 ||P theta||^2.
@@ -274,13 +311,16 @@ def generate_pairs(learner, X, y, *, sampler: str = "permutation", n_permutation
     sampler, n_permutations, n_subsets, min_size, max_size, step, rng
         See :func:`sample_masks`; ``min_size`` None means 1 (the classes requirement then drops
         the smallest prefixes).
-    cache_dir, chunk_size, progress
-        See :func:`label_masks`.
+    cache_dir, chunk_size, progress, n_jobs, backend, device, threads
+        See :func:`label_masks` (the engine: serial, local processes, Dask or Ray).
 
     Returns
     -------
     TrainingPairs
     """
+    _engine.check_n_jobs(n_jobs)
+    _engine.check_backend(backend)
+    _engine.check_threads(threads)
     X, y_enc, K = learner._prepare(X, y)
     n = X.shape[0]
     need = bool(learner._needs_all_classes())
@@ -292,5 +332,6 @@ def generate_pairs(learner, X, y, *, sampler: str = "permutation", n_permutation
                                  n_subsets=n_subsets, min_size=1 if min_size is None else min_size,
                                  max_size=max_size, step=step, require_all_classes=need, rng=rng)
     thetas, gn, path = label_masks(learner, X, y, masks, cache_dir=cache_dir,
-                                   chunk_size=chunk_size, progress=progress, settings=settings)
+                                   chunk_size=chunk_size, progress=progress, settings=settings,
+                                   n_jobs=n_jobs, backend=backend, device=device, threads=threads)
     return TrainingPairs(masks, thetas, groups, gn, path, settings)
