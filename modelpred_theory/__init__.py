@@ -10,6 +10,7 @@ from __future__ import annotations
 from importlib import import_module
 
 from . import datasets, learners, subsets
+from .exceptions import ConvergenceWarning
 
 __version__ = "0.1.0"
 
@@ -32,4 +33,4 @@ def __getattr__(name):
 
 
 __all__ = ["datasets", "learners", "subsets", "baselines", "setfn", "applications",
-           "ModelPred", "certify", "__version__"]
+           "ModelPred", "certify", "ConvergenceWarning", "__version__"]

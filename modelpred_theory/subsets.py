@@ -3,7 +3,7 @@
 A subset ``S`` of a pool of ``n`` points is a boolean mask of shape (n,); a batch of ``k`` subsets
 is a bool ndarray of shape (k, n). Equivalently ``S`` is a weight vector in ``{0, 1}^n`` for the
 learners' SUM objective ``F_S(theta) = sum_i w_i * loss(theta; x_i, y_i) + (lam / 2) ||P theta||^2``
-(DESIGN.md), so ``masks.astype(float)`` can be passed wherever sample weights are accepted.
+(docs/design.md), so ``masks.astype(float)`` can be passed wherever sample weights are accepted.
 
 Samplers (all take ``rng: numpy.random.Generator | int`` and are deterministic given it):
 
@@ -24,6 +24,7 @@ import numpy as np
 
 from ._utils import as_generator as _as_generator
 from ._utils import check_int as _check_int
+from ._utils import check_masks
 
 __all__ = [
     "check_masks",
@@ -86,69 +87,8 @@ def _first_ranks(keys: np.ndarray, sizes: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------------------------
-# validation
+# validation (check_masks lives in _utils so the learners can share it without a cycle)
 # ----------------------------------------------------------------------------------------------
-def check_masks(masks: object, n: int, allow_empty: bool = False) -> np.ndarray:
-    """Validate subset masks over a pool of ``n`` points and return them as bool (k, n).
-
-    Parameters
-    ----------
-    masks : array_like of shape (k, n) or (n,)
-        Boolean masks, or integer/float arrays holding only 0 and 1 (converted). A 1-D mask is
-        treated as one subset and returned with shape (1, n).
-    n : int
-        Pool size; every mask must have ``n`` entries.
-    allow_empty : bool, default=False
-        Accept rows with no selected point (the learners' minimiser over an empty set is not
-        defined, so consumers that fit models leave this False).
-
-    Returns
-    -------
-    ndarray of shape (k, n), dtype bool
-        A fresh C-contiguous copy.
-
-    Raises
-    ------
-    ValueError
-        Naming ``masks``: wrong number of dimensions, no rows, wrong length (the message states
-        the expected ``n``), NaN/inf, values other than 0/1 (such as 2 or 0.5), non-numeric
-        dtype, or empty rows (the message lists their indices).
-    """
-    n = _check_int(n, "n", minimum=1)
-    arr = np.asarray(masks)
-    if arr.ndim == 1:
-        arr = arr[None, :]
-    if arr.ndim != 2:
-        raise ValueError(f"masks must be 1-D (n,) or 2-D (k, n), got shape {arr.shape}")
-    if arr.shape[1] != n:
-        raise ValueError(f"masks has rows of length {arr.shape[1]}, expected n={n}")
-    if arr.shape[0] == 0:
-        raise ValueError("masks has no rows (k=0)")
-    kind = arr.dtype.kind
-    if kind == "b":
-        out = np.array(arr, dtype=bool, order="C")
-    elif kind in "iuf":
-        if kind == "f" and not np.all(np.isfinite(arr)):
-            raise ValueError("masks contains NaN or inf")
-        bad = (arr != 0) & (arr != 1)
-        if np.any(bad):
-            rows, cols = np.nonzero(bad)
-            raise ValueError(
-                "masks must be boolean or hold only 0/1 values, got "
-                f"{arr[rows[0], cols[0]]!r} at row {rows[0]}, column {cols[0]}"
-            )
-        out = np.array(arr == 1, dtype=bool, order="C")
-    else:
-        raise ValueError(f"masks must be boolean or 0/1 numeric, got dtype {arr.dtype}")
-    if not allow_empty:
-        empty = np.flatnonzero(~out.any(axis=1))
-        if empty.size:
-            shown = ", ".join(str(i) for i in empty[:10])
-            more = f" (and {empty.size - 10} more)" if empty.size > 10 else ""
-            raise ValueError(f"masks has empty rows (no point selected) at rows {shown}{more}")
-    return out
-
-
 def covers_all_classes(masks: object, y: object) -> np.ndarray:
     """Whether each subset contains at least one point of every class present in ``y``.
 

@@ -467,3 +467,34 @@ def test_bad_inputs_raise_value_error():
     with pytest.raises(ValueError, match="X_test"):
         B.compare(lg, X, y, X[:, :2], y, good)
 
+
+
+def test_influence_and_newton_step_refuse_masks_missing_a_class_like_fit_subsets():
+    """Issue 9 point 8: the approximations reject exactly the masks that fit_subsets rejects."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(30, 2))
+    y = (X[:, 0] > 0).astype(int)
+    learner = LogisticRegression(lam=1.0)
+    masks = np.ones((3, 30), dtype=bool)
+    masks[2, y == 1] = False
+    msgs = []
+    for f in (lambda: learner.fit_subsets(X, y, masks), lambda: B.influence(learner, X, y, masks),
+              lambda: B.influence(learner, X, y, masks, order=2),
+              lambda: B.newton_step(learner, X, y, masks)):
+        with pytest.raises(ValueError, match=r"masks: subsets \[2\] miss a class") as info:
+            f()
+        msgs.append(str(info.value))
+    assert len(set(msgs)) == 1
+    ok = masks[:2]
+    assert B.influence(learner, X, y, ok).shape == B.newton_step(learner, X, y, ok).shape == (2, 3)
+
+
+def test_loo_errors_name_theta_full():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(12, 2))
+    y = (X[:, 0] > 0).astype(int)
+    learner = LogisticRegression(lam=1.0)
+    for f in (B.loo_exact, B.newton_step_loo):
+        with pytest.raises(ValueError, match=r"^theta_full is not the minimiser") as info:
+            f(learner, X, y, theta_full=np.ones(3))
+        assert "theta_base" not in str(info.value)

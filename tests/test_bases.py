@@ -238,3 +238,15 @@ def test_damaged_saved_models_are_refused_with_the_file_named(fitted, tmp_path, 
     with pytest.raises(ValueError, match=name) as exc:
         ModelPred.load(path)
     assert "weights_only=False" not in str(exc.value)
+
+
+def test_modelpred_labels_through_the_parallel_engine_bit_for_bit():
+    X, y = _binary(n=40)
+    lrn = mpt.learners.LogisticRegression(lam=1.0)
+    kw = {"n_permutations": 3, "step": 4, "min_size": 20, "epochs": 1, "width": 8,
+          "progress": False}
+    serial = ModelPred(lrn, base="influence", **kw).fit(X, y)
+    par = ModelPred(lrn, base="influence", n_jobs=2, **kw).fit(X, y)
+    assert np.array_equal(serial.pairs_.thetas, par.pairs_.thetas)
+    with pytest.raises(ValueError, match="n_jobs"):
+        ModelPred(lrn, n_jobs=0)

@@ -292,14 +292,16 @@ def test_bad_inputs_raise_clear_errors():
         lr.fit_subsets(X, y, np.zeros((2, len(y)), bool))
     with pytest.raises(ValueError, match="masks must be"):
         lr.fit_subsets(X, y, -np.ones((2, len(y))))
-    with pytest.raises(ValueError, match="masks must be 2-D"):
+    with pytest.raises(ValueError, match="masks must be 1-D .* or 2-D"):
         lr.fit_subsets(X, y, np.ones((2, 2, len(y)), bool))
-    with pytest.raises(ValueError, match="label"):
+    with pytest.raises(ValueError, match="non-integer value 0.5"):
         lr.fit(X, y + 0.5)
-    with pytest.raises(ValueError, match="label 5"):
-        LogisticRegression(1.0, n_classes=3).fit(X, np.r_[y[:-1], 5])
-    with pytest.raises(ValueError, match="labels in"):
-        SquaredHingeSVM(1.0).fit(X, 2 * y + 3)
+    # labels are taken as scikit-learn takes them (sorted classes): {0, 1, 5} is 3 classes, and
+    # n_classes=2 with 3 distinct labels is refused naming the labels
+    with pytest.raises(ValueError, match=r"3 distinct labels \[0, 1, 5\].*n_classes=2"):
+        LogisticRegression(1.0, n_classes=2).fit(X, np.r_[y[:-1], 5])
+    with pytest.raises(ValueError, match="3 distinct labels.*binary"):
+        SquaredHingeSVM(1.0).fit(X, np.r_[2 * y[:-1] + 3, 7])
     with pytest.raises(ValueError, match="miss a class"):
         lr.fit_subsets(X, y, (y == 1)[None])
     with pytest.raises(ValueError, match="sample_weight"):
@@ -361,3 +363,100 @@ def test_predict_proba_multinomial_when_rows_equal_classes():
     Pk = learner.predict_proba(np.stack([theta, theta]), X[:5])
     assert Pk.shape == (2, 5, 3)
     np.testing.assert_allclose(Pk[0], learner.predict_proba(theta, X[:5]))
+
+
+# --------------------------------------------------------------------- labels (issue 9, point 3)
+def test_labels_one_two_are_sorted_classes_not_a_sample_weight_problem():
+    X, y = _data(5)
+    ref = LogisticRegression(1.0).fit(X, y)
+    for labels in (y + 1, 2 * y, 2 * y - 1, np.where(y, "spam", "ham")):
+        res = LogisticRegression(1.0).fit(X, labels)
+        assert res.converged and res.classes_.tolist() == sorted(set(labels.tolist()))
+        np.testing.assert_allclose(res.theta, ref.theta, rtol=0, atol=1e-12)
+        thetas = LogisticRegression(1.0).fit_subsets(X, labels, np.ones((2, len(y)), bool))
+        np.testing.assert_allclose(thetas[0], ref.theta, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match=r"^y has no point of class \[2\]") as info:
+        LogisticRegression(1.0, n_classes=3).fit(X, y)
+    assert "sample_weight" not in str(info.value)
+
+
+def test_encoded_labels_round_trip_and_classes_accessor():
+    X, y = _data(6, kind="multi")
+    labels = np.array(["x", "y", "z"])[y]
+    learner = LogisticRegression(1.0)
+    np.testing.assert_array_equal(learner.classes(labels), ["x", "y", "z"])
+    _, y_enc, K = learner._prepare(X, labels)
+    assert K == 3 and y_enc.classes_.tolist() == ["x", "y", "z"]
+    np.testing.assert_array_equal(np.asarray(y_enc), y)
+    assert learner.encode_y(y_enc) is y_enc  # encoded labels are never re-mapped
+    sub = y_enc[y != 0]  # a subset missing class "x" keeps its codes
+    assert learner.encode_y(sub).classes_.tolist() == ["x", "y", "z"]
+    np.testing.assert_array_equal(np.asarray(learner.encode_y(sub)), y[y != 0])
+    assert Ridge(1.0).classes(np.arange(3.0)) is None
+    svm = SquaredHingeSVM(1.0)
+    np.testing.assert_array_equal(np.asarray(svm.encode_y(np.array(["b", "a", "b"]))),
+                                  [1.0, -1.0, 1.0])
+    np.testing.assert_array_equal(np.asarray(svm.encode_y(np.array([1, 1]))), [1.0, 1.0])
+    # a test set showing one class keeps the canonical codes
+    np.testing.assert_array_equal(np.asarray(LogisticRegression(1.0).encode_y(np.ones(3))),
+                                  np.ones(3))
+
+
+def test_learner_classes_argument_fixes_the_mapping():
+    X, y = _data(7)
+    learner = LogisticRegression(1.0, classes=["neg", "pos"], penalize_intercept=True)
+    only_pos = np.full(len(y), "pos")
+    res = learner.fit(X, only_pos)  # one class present, known to be the positive one
+    assert res.classes_.tolist() == ["neg", "pos"]
+    assert (learner.predict_proba(res.theta, X)[:, 1] > 0.5).all()
+    rebuilt = LogisticRegression(**learner.get_params())
+    np.testing.assert_allclose(rebuilt.fit(X, only_pos).theta, res.theta, rtol=0, atol=0)
+
+
+# --------------------------------------------------------------------- devices and processes
+def test_n_jobs_is_bit_identical_to_serial():
+    X, y = _data(8, n=40)
+    rng = np.random.default_rng(1)
+    masks = rng.random((12, 40)) < 0.7
+    masks[:, :2] = True
+    learner = LogisticRegression(0.5)
+    serial = learner.fit_subsets(X, y, masks, chunk_size=4, return_info=True)
+    par = learner.fit_subsets(X, y, masks, chunk_size=4, n_jobs=2, return_info=True)
+    for a, b in zip((serial.thetas, serial.grad_norms, serial.n_iter, serial.converged),
+                    (par.thetas, par.grad_norms, par.n_iter, par.converged), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_device_argument_is_checked_before_work():
+    import torch
+
+    X, y = _data(9)
+    lr = LogisticRegression(1.0)
+    auto = lr.fit(X, y, device="auto").theta
+    np.testing.assert_allclose(auto, lr.fit(X, y).theta, rtol=0, atol=1e-12)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="device='cuda' but CUDA is not available"):
+            lr.fit_subsets(X, y, np.ones((1, len(y)), bool), device="cuda")
+    with pytest.raises(ValueError, match="device .*meta.* is not supported"):
+        lr.fit(X, y, device=torch.device("meta"))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("kind,make", LEARNERS)
+def test_cuda_fits_equal_cpu_in_float64(kind, make):
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    X, y = _data(10, kind=kind)
+    learner = make(0.5, False)
+    masks = np.random.default_rng(2).random((6, len(y))) < 0.7
+    masks[:, :3] = True
+    cpu = learner.fit_subsets(X, y, masks, return_info=True)
+    gpu = learner.fit_subsets(X, y, masks, device="cuda", return_info=True)
+    assert gpu.converged.all() and gpu.thetas.dtype == np.float64
+    np.testing.assert_allclose(gpu.thetas, cpu.thetas, rtol=SELF_RTOL, atol=1e-10)
+    with pytest.raises(ValueError, match="does not exist"):
+        learner.fit(X, y, device=f"cuda:{torch.cuda.device_count()}")
+    with pytest.raises(ValueError, match="n_jobs=2 .* device"):
+        learner.fit_subsets(X, y, masks, device="cuda", n_jobs=2)

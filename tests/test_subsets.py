@@ -345,3 +345,38 @@ def test_require_all_classes_property(y, seed):
     assert S.covers_all_classes(pre, y).all()
     assert pre.shape[0] >= 3  # the full set of every permutation always survives
     assert np.all(sizes >= 2)
+
+
+def test_check_masks_weights_mode_is_the_learners_validator():
+    """Issue 9 point 8: one validator. weights=True admits fractional and integer weights (the
+    sum objective's w_i), and fit_subsets takes exactly what it takes."""
+    from modelpred_theory.learners import Ridge
+
+    W = np.array([[1.0, 0.5, 0.0], [2.0, 0.0, 3.0]])
+    out = S.check_masks(W, 3, weights=True)
+    assert out.dtype == np.float64 and out is not W
+    np.testing.assert_array_equal(out, W)
+    with pytest.raises(ValueError, match=r"masks must be boolean or hold only 0/1 values "
+                                         r"\(subset weights: weights=True\), got 0.5"):
+        S.check_masks(W, 3)
+    X = np.array([[0.0], [1.0], [2.0]])
+    y = np.array([0.0, 1.0, 3.0])
+    thetas = Ridge(1.0).fit_subsets(X, y, W)
+    for j in range(2):  # weights are exactly sample weights
+        np.testing.assert_allclose(thetas[j], Ridge(1.0).fit(X, y, sample_weight=W[j]).theta,
+                                   rtol=1e-12)
+    for bad in (np.array([[1.0, -0.5, 1.0]]), np.zeros((1, 3)), np.ones((1, 2))):
+        msgs = []
+        for f in (lambda b=bad: S.check_masks(b, 3, weights=True),
+                  lambda b=bad: Ridge(1.0).fit_subsets(X, y, b)):
+            with pytest.raises(ValueError) as info:
+                f()
+            msgs.append(str(info.value))
+        assert msgs[0] == msgs[1]
+
+
+def test_check_masks_accepts_sparse_masks():
+    import scipy.sparse as sp
+
+    m = np.array([[True, False, True], [False, True, True]])
+    np.testing.assert_array_equal(S.check_masks(sp.csr_matrix(m.astype(float)), 3), m)

@@ -11,6 +11,8 @@ import warnings
 import numpy as np
 import torch
 
+from ..exceptions import ConvergenceWarning
+from ..learners._numerics import check_magnitudes
 from ..learners._validation import check_sample_weight, check_theta, check_weight_matrix
 from ..learners.base import DTYPE, ConvexLearner, _as_tensor, regularise_gauge
 
@@ -33,14 +35,27 @@ def check_learner(learner, name: str = "learner") -> ConvexLearner:
 def prepare(learner, X, y):
     """Validate (X, y) with the learner's own checks; returns X (n, d), y_enc, K, p, Xt, yt."""
     X, y_enc, K = learner._prepare(X, y)
+    check_magnitudes(learner, X, y_enc, np.ones(X.shape[0]), "the weights")
     Xt, yt = learner._tensors(X, y_enc)
     p = K * (X.shape[1] + 1)
     return X, y_enc, K, p, Xt, yt
 
 
 def check_masks_weights(masks, n: int, name: str = "masks") -> np.ndarray:
-    """Subset masks (bool) or non-negative weights of shape (k, n) as float64 (k, n)."""
+    """Subset masks (bool) or non-negative weights of shape (k, n) as float64 (k, n).
+
+    The one validator of the package (``subsets.check_masks(masks, n, weights=True)``).
+    """
     return check_weight_matrix(masks, n, name=name)
+
+
+def check_subsets(learner, masks, X, y_enc, K, name: str = "masks") -> np.ndarray:
+    """Masks validated as ``learner.fit_subsets`` validates them (shape, values, every class
+    present where the minimiser needs it, magnitudes); float64 (k, n)."""
+    W = check_weight_matrix(masks, X.shape[0], name=name)
+    learner._check_existence(W, y_enc, K, name)
+    check_magnitudes(learner, X, y_enc, W, name)
+    return W
 
 
 def check_base_mask(base_mask, n: int) -> np.ndarray:
@@ -56,13 +71,16 @@ def check_base_mask(base_mask, n: int) -> np.ndarray:
         raise ValueError(f"base_mask: {exc}") from None
 
 
-def base_fit(learner, X, y_enc, K, base_w, theta_base=None) -> np.ndarray:
+def base_fit(learner, X, y_enc, K, base_w, theta_base=None, name: str = "theta_base"
+             ) -> np.ndarray:
     """The exact minimiser of F_base (sum convention), fitted here or checked when given.
 
     Parameters
     ----------
     theta_base : ndarray of shape (p,), optional
         A precomputed fit; it must satisfy the optimality condition to BASE_FIT_RTOL.
+    name : str
+        The caller's name for ``theta_base`` in error messages (e.g. "theta_full").
 
     Returns
     -------
@@ -73,27 +91,34 @@ def base_fit(learner, X, y_enc, K, base_w, theta_base=None) -> np.ndarray:
     p = K * (X.shape[1] + 1)
     learner._check_existence(base_w[None], y_enc, K, "base_mask")
     if theta_base is None:
-        res = learner.fit(X, y_enc, sample_weight=base_w)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            res = learner.fit(X, y_enc, sample_weight=base_w)
         if not res.converged:
             warnings.warn(
                 f"the base fit did not converge (||grad F|| = {res.grad_norm:.3g}); the "
                 "approximations are taken around an inexact minimiser",
-                RuntimeWarning,
+                ConvergenceWarning,
                 stacklevel=3,
             )
         return res.theta
-    T = check_theta(theta_base, p, name="theta_base")
+    T = check_theta(theta_base, p, name=name)
     if T.shape[0] != 1:
-        raise ValueError(f"theta_base must have shape ({p},), got {np.shape(theta_base)}")
+        raise ValueError(f"{name} must have shape ({p},), got {np.shape(theta_base)}")
     Xt, yt = learner._tensors(X, y_enc)
     scale = float(learner._grad_scale(Xt, yt, _as_tensor(base_w)[None], K)[0])
     r = float(optimality_residual(learner, T, X, y_enc, base_w[None])[0])
-    if r > BASE_FIT_RTOL * scale:
+    if not np.isfinite(r) or r > BASE_FIT_RTOL * scale:
         raise ValueError(
-            f"theta_base is not the minimiser of F_base: ||grad F_base(theta_base)|| = {r:.3g} "
+            f"{name} is not the minimiser of F_base: ||grad F_base({name})|| = {r:.3g} "
             f"> {BASE_FIT_RTOL:g} * {scale:.3g}; pass the exact fit (learner.fit) or None"
         )
     return T[0].copy()
+
+
+def check_masks_exist(learner, W: np.ndarray, y_enc, K: int, name: str = "masks") -> None:
+    """Refuse subsets missing a class exactly as ``learner.fit_subsets`` does."""
+    learner._check_existence(W, y_enc, K, name)
 
 
 class HessianSolver:
@@ -140,6 +165,22 @@ class HessianSolver:
         """The (pseudo-)inverse of H restricted to u^perp, as a (p, p) matrix."""
         p = (self._L if self._L is not None else self._pinv).shape[0]
         return self.solve(torch.eye(p, dtype=DTYPE))
+
+
+def check_finite_result(out: np.ndarray, what: str) -> np.ndarray:
+    """Raise FloatingPointError (naming the subsets) rather than return non-finite parameters.
+
+    The inputs' magnitudes are checked before any work, so this guards a Hessian that is
+    numerically singular beyond the pseudo-inverse's reach.
+    """
+    bad = np.flatnonzero(~np.isfinite(out).all(axis=1))
+    if bad.size:
+        raise FloatingPointError(
+            f"{what}: the Hessian solve gave non-finite parameters for subsets "
+            f"{bad[:10].tolist()}{' ...' if bad.size > 10 else ''} (a numerically singular "
+            "Hessian); rescale X or use penalize_intercept=True"
+        )
+    return out
 
 
 def broadcast_theta(theta: np.ndarray, k: int) -> torch.Tensor:

@@ -12,24 +12,23 @@ import numbers
 import numpy as np
 from sklearn.exceptions import NotFittedError
 
+from .._utils import check_masks
+
 _METHODS = ("ridge", "lasso")
 
 
 def _check_masks(masks, n: int | None, name: str = "masks") -> np.ndarray:
-    M = np.asarray(masks)
-    if M.dtype == object or not (M.dtype == bool or np.issubdtype(M.dtype, np.number)):
-        raise ValueError(f"{name} must be a boolean or numeric array, got dtype {M.dtype}")
+    """Masks or non-negative weights (k, n) as float64, by the package's one validator
+    (``subsets.check_masks(..., weights=True)``); empty subsets are allowed here."""
+    M = np.asarray(masks.toarray() if hasattr(masks, "toarray") else masks)
     if M.ndim != 2:
         raise ValueError(f"{name} must be 2-D of shape (k, n), got shape {M.shape}")
-    if M.shape[0] == 0:
-        raise ValueError(f"{name} holds no subsets (k = 0)")
     if n is not None and M.shape[1] != n:
         raise ValueError(f"{name} has rows of length {M.shape[1]}, expected n={n} (the pool "
                          f"size the datamodel was fitted on)")
-    M = M.astype(np.float64)
-    if not np.all(np.isfinite(M)):
-        raise ValueError(f"{name} contains NaN or inf")
-    return M
+    if M.shape[1] == 0:
+        raise ValueError(f"{name} has rows of length 0: the pool is empty")
+    return check_masks(M, M.shape[1], allow_empty=True, weights=True, name=name)
 
 
 class Datamodel:

@@ -15,8 +15,9 @@ from ._common import (
     base_fit,
     broadcast_theta,
     check_base_mask,
+    check_finite_result,
     check_learner,
-    check_masks_weights,
+    check_subsets,
     penalty,
     prepare,
 )
@@ -109,7 +110,7 @@ def influence(learner, X, y, masks, order: int = 1, base_mask=None, *, solver: s
     check_learner(learner)
     X, y_enc, K, p, Xt, yt = prepare(learner, X, y)
     n, d = X.shape
-    W = check_masks_weights(masks, n)
+    W = check_subsets(learner, masks, X, y_enc, K)
     if order not in (1, 2) or isinstance(order, bool):
         raise ValueError(f"order must be 1 or 2, got {order!r}")
     if solver not in _SOLVERS:
@@ -133,7 +134,7 @@ def influence(learner, X, y, masks, order: int = 1, base_mask=None, *, solver: s
 
         v = solve(delta @ G).numpy()
     if order == 1:
-        return theta[None, :] + v
+        return check_finite_result(theta[None, :] + v, "influence")
 
     Theta = broadcast_theta(theta, k)
     V = _as_tensor(v)
@@ -149,4 +150,4 @@ def influence(learner, X, y, masks, order: int = 1, base_mask=None, *, solver: s
             (T3,) = torch.autograd.grad(quad, Th)  # shape: (k, p), row j = T[v_j, v_j]
             rhs = HDv - 0.5 * T3.detach()
     corr = solve(rhs.numpy()).numpy()
-    return theta[None, :] + v + corr
+    return check_finite_result(theta[None, :] + v + corr, "influence")

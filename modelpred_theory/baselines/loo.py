@@ -6,9 +6,12 @@ theta_{-i} = argmin F_{[n] minus {i}}.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.linalg
 
+from ..exceptions import ConvergenceWarning
 from ..learners.base import augment
 from ..learners.ridge import Ridge
 from ..subsets import loo_masks
@@ -55,9 +58,17 @@ def loo_exact(learner, X, y, *, theta_full=None, chunk_size=None, progress: bool
         raise ValueError(f"X must have at least 2 rows for leave-one-out, got {n}")
     masks = loo_masks(n)
     learner._check_existence(masks.astype(np.float64), y_enc, K, "leave-one-out subsets")
-    theta = base_fit(learner, X, y_enc, K, np.ones(n), theta_full)
-    return learner.fit_subsets(X, y_enc, masks, theta0=theta, chunk_size=chunk_size,
-                               progress=progress)
+    theta = base_fit(learner, X, y_enc, K, np.ones(n), theta_full, name="theta_full")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        out = learner.fit_subsets(X, y_enc, masks, theta0=theta, chunk_size=chunk_size,
+                                  progress=progress)
+    for w in caught:  # re-issue, naming the leave-one-out refits, with the caller's location
+        if issubclass(w.category, ConvergenceWarning):
+            warnings.warn(f"leave-one-out refits: {w.message}", ConvergenceWarning, stacklevel=2)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return out
 
 
 def loo_ridge(learner, X, y, *, theta_full=None):
@@ -110,7 +121,7 @@ def loo_ridge(learner, X, y, *, theta_full=None):
     n = X.shape[0]
     if n < 2:
         raise ValueError(f"X must have at least 2 rows for leave-one-out, got {n}")
-    theta = base_fit(learner, X, y_enc, K, np.ones(n), theta_full)
+    theta = base_fit(learner, X, y_enc, K, np.ones(n), theta_full, name="theta_full")
     Xa = augment(Xt).numpy()  # shape: (n, p)
     H = learner.hessian(theta, X, y_enc)  # shape: (p, p)
     try:

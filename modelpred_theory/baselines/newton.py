@@ -17,8 +17,9 @@ from ._common import (
     base_fit,
     broadcast_theta,
     check_base_mask,
+    check_finite_result,
     check_learner,
-    check_masks_weights,
+    check_subsets,
     prepare,
 )
 
@@ -69,14 +70,15 @@ def newton_step(learner, X, y, masks, base_mask=None, *, theta_base=None,
     check_learner(learner)
     X, y_enc, K, p, Xt, yt = prepare(learner, X, y)
     n, d = X.shape
-    W = check_masks_weights(masks, n)
+    W = check_subsets(learner, masks, X, y_enc, K)
     wb = check_base_mask(base_mask, n)
-    theta = base_fit(learner, X, y_enc, K, wb, theta_base)
     k = W.shape[0]
     if chunk_size is None:
         chunk_size = learner.default_chunk_size(n, p, K)
-    if not (isinstance(chunk_size, int | np.integer) and chunk_size >= 1):
+    if isinstance(chunk_size, bool) or not (isinstance(chunk_size, int | np.integer)
+                                            and chunk_size >= 1):
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    theta = base_fit(learner, X, y_enc, K, wb, theta_base)
     outer = outer_products(Xt)  # shape: (n, q(q+1)/2)
     u = learner._gauge_direction(d, K)
     out = np.empty((k, p))
@@ -96,7 +98,7 @@ def newton_step(learner, X, y, masks, base_mask=None, *, theta_base=None,
                 G = G - (G @ u)[:, None] * u[None, :]
             step = learner._solve(regularise_gauge(H, u), G)
             out[s:e] = learner._fix_gauge(Theta - step, d, K).numpy()
-    return out
+    return check_finite_result(out, "newton_step")
 
 
 def newton_step_loo(learner, X, y, *, theta_full=None):
@@ -148,7 +150,7 @@ def newton_step_loo(learner, X, y, *, theta_full=None):
     if n < 2:
         raise ValueError(f"X must have at least 2 rows for leave-one-out, got {n}")
     learner._check_existence(loo_masks(n).astype(np.float64), y_enc, K, "leave-one-out subsets")
-    theta = base_fit(learner, X, y_enc, K, np.ones(n), theta_full)
+    theta = base_fit(learner, X, y_enc, K, np.ones(n), theta_full, name="theta_full")
     q = d + 1
     u = learner._gauge_direction(d, K)
     with torch.no_grad():

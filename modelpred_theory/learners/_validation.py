@@ -24,9 +24,45 @@ def check_lam(lam: float, *, allow_zero: bool) -> float:
     return lam
 
 
+# Largest dense copy (bytes) made from a scipy.sparse input. Reason: the exact solvers work on
+# dense float64 arrays; beyond ~2 GiB densifying would exhaust a typical machine's memory.
+_MAX_DENSE_BYTES = 2 * 2**30
+
+
+def densify(A, name: str):
+    """A dense ndarray from a scipy.sparse matrix/array (checked for size), else A unchanged."""
+    try:
+        import scipy.sparse as sp
+    except ImportError:  # pragma: no cover - scipy is a hard dependency
+        return A
+    if not sp.issparse(A):
+        return A
+    nbytes = 8 * int(np.prod(A.shape, dtype=np.float64))
+    if nbytes > _MAX_DENSE_BYTES:
+        raise ValueError(
+            f"{name} is a sparse matrix of shape {A.shape}; the exact solvers need it dense "
+            f"({nbytes / 2**30:.1f} GiB as float64, above the {_MAX_DENSE_BYTES / 2**30:.0f} GiB "
+            "limit): reduce it (e.g. feature selection or TruncatedSVD) first"
+        )
+    return A.toarray()
+
+
 def check_X(X, name: str = "X") -> np.ndarray:
-    """Validate a design matrix: 2-D, finite, non-empty; returns float64."""
-    X = np.asarray(X)
+    """Validate a design matrix: 2-D, real, finite, non-empty; returns float64.
+
+    Accepts ndarrays, lists, pandas DataFrames, boolean arrays and scipy.sparse matrices (made
+    dense, with a clear error when that would be too large).
+    """
+    X = densify(X, name)
+    try:
+        X = np.asarray(X)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name} must be a 2-D numeric array (n_samples, n_features): {exc}") \
+            from None
+    if X.dtype == bool:
+        X = X.astype(np.float64)
+    if X.dtype.kind == "c":
+        raise ValueError(f"{name} must be real, got complex dtype {X.dtype}")
     if X.dtype == object or not np.issubdtype(X.dtype, np.number):
         raise ValueError(f"{name} must be a numeric array, got dtype {X.dtype}")
     if X.ndim != 2:
@@ -39,26 +75,45 @@ def check_X(X, name: str = "X") -> np.ndarray:
     return X
 
 
-def check_y_shape(y, n: int, name: str = "y") -> np.ndarray:
-    y = np.asarray(y)
+def check_y_shape(y, n: int, name: str = "y", numeric: bool = True) -> np.ndarray:
+    """Validate y of shape (n,); ``numeric=False`` also admits string/object class labels.
+
+    Encoded labels (``EncodedLabels``) are returned as they are (their ``classes_`` kept).
+    """
+    y = densify(y, name)
+    y = np.asanyarray(y)
+    if y.ndim == 2 and 1 in y.shape and y.size == n and n > 1:
+        raise ValueError(f"{name} must be 1-D of shape (n_samples,), got shape {y.shape}; "
+                         "use y.ravel()")
     if y.ndim != 1:
         raise ValueError(f"{name} must be 1-D of shape (n_samples,), got shape {y.shape}")
     if y.shape[0] != n:
         raise ValueError(f"{name} has {y.shape[0]} entries but X has {n} rows")
-    if y.dtype == object or not np.issubdtype(y.dtype, np.number) and y.dtype != bool:
+    if y.dtype.kind == "c":
+        raise ValueError(f"{name} must be real, got complex dtype {y.dtype}")
+    is_num = y.dtype == bool or np.issubdtype(y.dtype, np.number)
+    if numeric and not is_num:
         raise ValueError(f"{name} must be numeric, got dtype {y.dtype}")
-    if not np.all(np.isfinite(y.astype(np.float64))):
+    if is_num and not np.all(np.isfinite(y.astype(np.float64))):
         raise ValueError(f"{name} contains NaN or inf")
     return y
 
 
 def check_sample_weight(sample_weight, n: int) -> np.ndarray:
-    """Validate non-negative finite weights of shape (n,); None means all ones."""
+    """Validate non-negative finite weights of shape (n,); None means all ones.
+
+    The same rules as a row of ``subsets.check_masks(..., weights=True)``: booleans or
+    non-negative reals (fractional weights allowed; weight 2 counts a point twice).
+    """
     if sample_weight is None:
         return np.ones(n)
-    w = np.asarray(sample_weight, dtype=np.float64)
+    w = np.asarray(densify(sample_weight, "sample_weight"))
     if w.ndim != 1 or w.shape[0] != n:
         raise ValueError(f"sample_weight must have shape ({n},), got {w.shape}")
+    if w.dtype == object or not (w.dtype == bool or np.issubdtype(w.dtype, np.number)) \
+            or w.dtype.kind == "c":
+        raise ValueError(f"sample_weight must be boolean or real, got dtype {w.dtype}")
+    w = w.astype(np.float64)
     if not np.all(np.isfinite(w)):
         raise ValueError("sample_weight contains NaN or inf")
     if np.any(w < 0):
@@ -71,41 +126,25 @@ def check_sample_weight(sample_weight, n: int) -> np.ndarray:
 def check_weight_matrix(masks, n: int, name: str = "masks") -> np.ndarray:
     """Validate a (k, n) matrix of subset masks (bool or 0/1) or non-negative weights.
 
-    Returns float64 weights of shape (k, n). A 1-D input is treated as one subset.
+    Returns float64 weights of shape (k, n). A 1-D input is treated as one subset. This is
+    ``subsets.check_masks(masks, n, weights=True)``: one validator for masks everywhere.
     """
-    M = np.asarray(masks)
-    if M.dtype == object:
-        raise ValueError(f"{name} must be a boolean or numeric array, got dtype object")
-    if M.ndim == 1:
-        M = M[None, :]
-    if M.ndim != 2:
-        raise ValueError(f"{name} must be 2-D of shape (k, n_samples), got ndim={M.ndim}")
-    if M.shape[1] != n:
-        raise ValueError(f"{name} has rows of length {M.shape[1]}, expected n_samples={n}")
-    if M.shape[0] == 0:
-        raise ValueError(f"{name} holds no subsets (k = 0)")
-    if M.dtype == bool:
-        W = M.astype(np.float64)
-    elif np.issubdtype(M.dtype, np.number):
-        W = M.astype(np.float64)
-        if not np.all(np.isfinite(W)):
-            raise ValueError(f"{name} contains NaN or inf")
-        if np.any(W < 0):
-            raise ValueError(f"{name} must be boolean masks or non-negative weights")
-    else:
-        raise ValueError(f"{name} must be a boolean or numeric array, got dtype {M.dtype}")
-    empty = np.flatnonzero(~np.any(W > 0, axis=1))
-    if empty.size:
-        raise ValueError(
-            f"{name} has empty subsets (rows {empty[:10].tolist()}"
-            f"{' ...' if empty.size > 10 else ''}): theta(S) needs at least one point"
-        )
-    return W
+    from .._utils import check_masks
+
+    return check_masks(densify(masks, name), n, weights=True, name=name)
 
 
 def check_theta(theta, p: int, name: str = "theta") -> np.ndarray:
     """Validate parameters of shape (p,) or (k, p); returns float64 with a leading k axis."""
-    T = np.asarray(theta, dtype=np.float64)
+    try:
+        T = np.asarray(densify(theta, name))
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name} must be a real array of shape ({p},) or (k, {p}): {exc}") \
+            from None
+    if T.dtype == object or T.dtype.kind == "c" or not (
+            T.dtype == bool or np.issubdtype(T.dtype, np.number)):
+        raise ValueError(f"{name} must be a real numeric array, got dtype {T.dtype}")
+    T = T.astype(np.float64)
     if T.ndim == 1:
         T = T[None, :]
     if T.ndim != 2 or T.shape[1] != p:

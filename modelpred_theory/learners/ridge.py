@@ -16,7 +16,7 @@ class Ridge(ConvexLearner):
     by a residual check (and iterative refinement if the system is ill-conditioned). lam = 0 is
     allowed (least squares; the SVD fallback gives the minimum-norm solution when X^T X is
     singular). scikit-learn's ``Ridge(alpha=lam)`` minimises the same objective
-    (with ||y - Xw - b||^2 without the 1/2, so alpha = lam / ... see Notes).
+    (see Notes).
 
     Notes
     -----
@@ -29,7 +29,12 @@ class Ridge(ConvexLearner):
     quadratic = True
 
     def encode_y(self, y) -> np.ndarray:
-        y = np.asarray(y, dtype=np.float64)
+        """Real-valued targets as float64 (n,); ridge has no classes."""
+        y = np.asarray(y)
+        if y.dtype == object or y.dtype.kind in "cUSV" or not (
+                y.dtype == bool or np.issubdtype(y.dtype, np.number)):
+            raise ValueError(f"y must be real-valued for Ridge, got dtype {y.dtype}")
+        y = y.astype(np.float64)
         if not np.all(np.isfinite(y)):
             raise ValueError("y contains NaN or inf")
         return y

@@ -5,13 +5,16 @@ F_S(theta) = sum_{i in S} w_i loss_i(theta) + lam/2 ||P theta||^2 (C = 1/lam).
 """
 
 from .bases import BASES, ClassicalBase, ResidualGate
+from .cache import CacheWarning
 from .certify import certify, gsc_constant
+from .engine import fit_subsets_parallel, map_chunks
 from .model import PAPER_SETTINGS, ModelPred, relative_error
 from .network import DeepSets, encode_points, pad_sets
 from .pairs import TrainingPairs, data_fingerprint, generate_pairs, label_masks, sample_masks
 
 __all__ = [
     "BASES",
+    "CacheWarning",
     "ClassicalBase",
     "PAPER_SETTINGS",
     "ResidualGate",
@@ -22,8 +25,10 @@ __all__ = [
     "TrainingPairs",
     "data_fingerprint",
     "encode_points",
+    "fit_subsets_parallel",
     "generate_pairs",
     "label_masks",
+    "map_chunks",
     "pad_sets",
     "relative_error",
     "sample_masks",

@@ -31,6 +31,7 @@ from ..learners import base as _lbase
 from ..learners._validation import check_weight_matrix, check_X
 from ._settings import auto_rho, build_settings, check_pos, learner_from_spec
 from .bases import ResidualGate, make_base
+from .engine import check_n_jobs
 from .fit_inputs import labelled_pairs, unlabelled_masks
 from .network import DeepSets, encode_points, pad_sets
 from .pairs import data_fingerprint, learner_spec
@@ -100,6 +101,10 @@ class ModelPred:
         Pair generation used by ``fit(X, y)`` without given pairs (``generate_pairs``).
     cache_dir : path or None
         Disk cache for the generated labels (resumable).
+    n_jobs : int or None, default=None
+        Label the pairs over this many joblib workers (``setfn.label_masks``; the engine is
+        joblib's active backend: loky processes, or Dask / Ray through
+        ``joblib.parallel_config``); results are bit-identical to the serial run.
     progress : bool, default=True
         tqdm bars for labelling and training.
 
@@ -122,7 +127,8 @@ class ModelPred:
                  max_time: float | None = None, val_fraction: float = 0.1,
                  sampler: str = "permutation", n_permutations: int = 40, n_subsets: int = 10000,
                  min_size: int | None = None, max_size: int | None = None, step: int = 1,
-                 cache_dir: str | os.PathLike | None = None, progress: bool = True):
+                 cache_dir: str | os.PathLike | None = None, n_jobs: int | None = None,
+                 progress: bool = True):
         if not isinstance(learner, _lbase.ConvexLearner):
             raise ValueError(f"learner must be a ConvexLearner, got {type(learner).__name__}")
         if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
@@ -145,6 +151,7 @@ class ModelPred:
         self.learner = learner
         self.seed = int(seed)
         self.cache_dir = cache_dir
+        self.n_jobs = check_n_jobs(n_jobs)
         self.progress = bool(progress)
         self._reset()
 
