@@ -237,15 +237,12 @@ def test_whatif_regression_reports_r2(capsys):
     assert "r2" in out and "certified bound" in out
 
 
-# run_demo takes a Dataset; with string labels it passes once they reach the learners encoded
-@pytest.mark.xfail(strict=True, reason="string labels: run_demo must pass ds.encode_labels(y) "
-                   "(or the learners take labels as given) at integration")
 def test_demo_quick_on_own_csv(user_csv, tmp_path, capsys):
     rc = cli.main(["demo", "--quick", "--data", user_csv, "--target", "label", "--epochs", "1",
                    "--no-cache", "--no-figure", "--out", str(tmp_path), "--json", "--quiet"])
     assert rc == 0
     res = _json(capsys)
-    assert res["config"]["n"] == 45
+    assert res["config"]["n"] == 45 and res["config"]["dataset"] == "mine.csv"
     assert (tmp_path / "modelpred_demo.json").is_file()
 
 

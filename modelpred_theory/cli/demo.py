@@ -9,6 +9,7 @@ subsets (``setfn.demo.run_demo``). Writes modelpred_demo.json/.png under --out.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from ._common import (
     add_data_args,
@@ -70,6 +71,10 @@ def run(args, ctx) -> int:
     else:
         dataset = load_data(args)  # a Dataset object: run_demo takes names or Datasets
         ctx.status(f"[demo] {describe(dataset)}")
+        if dataset.task != "regression":  # the demo's networks and pairs take class indices
+            dataset = dataclasses.replace(dataset, y_train=dataset.encode_labels(dataset.y_train),
+                                          y_test=dataset.encode_labels(dataset.y_test),
+                                          classes_=None)
     if args.threads is not None:
         import torch
 
