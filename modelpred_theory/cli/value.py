@@ -39,7 +39,9 @@ class ValueMethod:
     """How ``modelpred value --method NAME`` calls ``applications.<function>``.
 
     ``kwargs`` are fixed keyword arguments; ``oracle`` says the function takes ``oracle=``
-    (from ``--oracle``); ``budget`` names its Monte-Carlo budget argument (from ``--budget``).
+    (from ``--oracle``); ``budget`` names its Monte-Carlo budget argument (from ``--budget``);
+    ``return_info`` says it needs ``return_info=True`` to return a ValuationResult (otherwise
+    it always returns one).
     """
 
     function: str
@@ -47,6 +49,7 @@ class ValueMethod:
     kwargs: dict = field(default_factory=dict)
     oracle: bool = False
     budget: str | None = None
+    return_info: bool = True
 
 
 METHODS: dict[str, ValueMethod] = {
@@ -56,11 +59,11 @@ METHODS: dict[str, ValueMethod] = {
                              "refit)", {"oracle": "influence"}),
     "shapley": ValueMethod("data_shapley", "permutation-sampling Data Shapley",
                            oracle=True, budget="n_permutations"),
-    # the MSR Banzhaf estimator; listed once applications.banzhaf exists (see _available)
+    # listed once applications.banzhaf exists (see _available); its budget is in subsets
     "banzhaf": ValueMethod("banzhaf", "Banzhaf values (maximum-sample-reuse estimator)",
-                           oracle=True, budget="n_samples"),
+                           oracle=True, budget="stopping", return_info=False),
 }
-ORACLES = ("exact", "influence")
+ORACLES = ("exact", "influence", "newton")
 FULL = {"budget": 100, "n_train": None}
 QUICK = {"budget": 10, "n_train": 60}
 
@@ -88,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--method", choices=names, default="loo", help="valuation method "
                     "(default loo)")
     ap.add_argument("--oracle", choices=ORACLES, default="exact",
-                    help="how theta(S) is obtained for shapley/banzhaf (default exact refits)")
+                    help="how theta(S) is obtained for shapley/banzhaf: exact refits (default), "
+                         "first-order influence or one Newton step from the full fit")
     ap.add_argument("--budget", type=positive_int, default=None, metavar="N",
                     help="Monte-Carlo budget of shapley (permutations) / banzhaf (subsets); "
                          "default 100, --quick 10")
@@ -123,7 +127,9 @@ def compute(args, ds, learner, progress: bool):
     if args.metric == "accuracy" and ds.task == "regression":
         raise CommandError("--metric accuracy needs class labels; use neg_loss for regression")
     kw = dict(m.kwargs)
-    kw.update(metric=args.metric, seed=args.seed, return_info=True)
+    kw.update(metric=args.metric, seed=args.seed)
+    if m.return_info:
+        kw["return_info"] = True
     if m.oracle:
         kw["oracle"] = args.oracle
     if m.budget is not None:
@@ -136,6 +142,7 @@ def compute(args, ds, learner, progress: bool):
             "oracle": getattr(res, "oracle", kw.get("oracle")), "metric": args.metric,
             "budget": kw.get(m.budget) if m.budget else None,
             "n_utility_calls": getattr(res, "n_utility_calls", None),
+            "stopped_by": getattr(res, "stopped_by", None) or None,
             "seconds": getattr(res, "total_seconds", None)}
     return values, stderr, info
 
