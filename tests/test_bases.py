@@ -250,3 +250,22 @@ def test_modelpred_labels_through_the_parallel_engine_bit_for_bit():
     assert np.array_equal(serial.pairs_.thetas, par.pairs_.thetas)
     with pytest.raises(ValueError, match="n_jobs"):
         ModelPred(lrn, n_jobs=0)
+
+
+def test_string_labels_keep_their_classes_through_predict_sets_and_save(tmp_path):
+    X, y = _multi()
+    names = np.array(["cat", "dog", "emu"])[y]
+    lrn = mpt.learners.LogisticRegression(lam=1.0)
+    pairs = generate_pairs(lrn, X, names, n_permutations=6, step=6, min_size=30, rng=0,
+                           progress=False)
+    model = ModelPred(lrn, base="influence", epochs=2, width=8, progress=False).fit(
+        X, names, masks=pairs.masks, thetas=pairs.thetas, groups=pairs.groups)
+    assert model.classes_.tolist() == ["cat", "dog", "emu"]
+    M = _masks(60, 4, 0.5, 3, y, 3)
+    a = model.predict(X, names, M)
+    b = model.predict_sets([(X[m], names[m]) for m in M])
+    assert np.max(np.abs(a - b)) <= 1e-9
+    model.save(tmp_path / "s")
+    assert ModelPred.load(tmp_path / "s").classes_.tolist() == ["cat", "dog", "emu"]
+    with pytest.raises(ValueError, match="classes"):
+        model.predict_sets([(X[:5], np.array(["cat", "dog", "yak", "emu", "cat"]))])

@@ -262,8 +262,19 @@ class ModelPred:
         if not exact and va.size:
             self.meta_["gate"] = gate.calibrate(M[va].sum(1), B[va],
                                                 S[va, None] * self._net_out(Z, M[va]), T[va])
-        self.classes_ = None if _is_regression(self.learner) else np.unique(np.asarray(y))
+        self.classes_ = self.learner.classes(y)
         return self
+
+    def _training_codes(self, y):
+        """y encoded with the classes seen in training (a set may miss some of them)."""
+        if self.classes_ is None or "classes" not in self.learner.get_params():
+            return y
+        params = {**self.learner.get_params(), "classes": list(self.classes_)}
+        try:
+            return type(self.learner)(**params).encode_y(y)
+        except ValueError as exc:
+            raise ValueError(f"y of the sets: {exc} (the model was trained with classes "
+                             f"{list(self.classes_)})") from None
 
     def _arch_resolved(self) -> dict:
         return dict(self.arch)
@@ -372,13 +383,14 @@ class ModelPred:
                 raise ValueError(f"sets[{i}] must be a pair (X_i, y_i)")
             try:
                 Xi = check_X(item[0], name=f"sets[{i}] X")
-                self._encode(Xi, item[1])
+                self._encode(Xi, self._training_codes(item[1]))
             except ValueError as exc:
                 raise ValueError(f"sets[{i}]: {exc}") from exc
             Xs.append(Xi)
             ys.append(np.asarray(item[1]))
         sizes = np.array([len(x) for x in Xs])
-        X_all, y_enc, Z_all, K = self._encode(np.concatenate(Xs), np.concatenate(ys))
+        X_all, y_enc, Z_all, K = self._encode(np.concatenate(Xs),
+                                              self._training_codes(np.concatenate(ys)))
         ends = np.cumsum(sizes)
         Zp, mask = pad_sets([Z_all[e - m:e] for e, m in zip(ends, sizes, strict=True)])
         net = self._net_eval()

@@ -81,11 +81,15 @@ def _sha(*arrays: np.ndarray) -> str:
     return h.hexdigest()
 
 
+def _labels_for_hash(y) -> np.ndarray:
+    """y as float64 when numeric, else as unicode strings (labels of any sortable kind)."""
+    y = np.asarray(y)
+    return y.astype(np.float64) if y.dtype.kind in "biuf" else y.astype(str)
+
+
 def data_fingerprint(X, y) -> str:
-    """SHA-256 (first 16 hex digits) of X as float64 and y as float64, shapes included."""
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    return _sha(X, y)[:16]
+    """SHA-256 (first 16 hex digits) of X as float64 and y (float64 or strings), shapes too."""
+    return _sha(np.asarray(X, dtype=np.float64), _labels_for_hash(y))[:16]
 
 
 def learner_spec(learner) -> dict:
@@ -144,7 +148,7 @@ def cache_key(learner, X, y, masks) -> str:
     h = hashlib.sha256()
     h.update(f"v{_CACHE_VERSION}".encode())
     h.update(spec.encode())
-    h.update(_sha(np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64),
+    h.update(_sha(np.asarray(X, dtype=np.float64), _labels_for_hash(y),
                   np.packbits(np.asarray(masks, dtype=bool), axis=1)).encode())
     return h.hexdigest()
 
