@@ -72,14 +72,39 @@ def newton_step(learner, X, y, masks, base_mask=None, *, theta_base=None,
     n, d = X.shape
     W = check_subsets(learner, masks, X, y_enc, K)
     wb = check_base_mask(base_mask, n)
-    k = W.shape[0]
     if chunk_size is None:
         chunk_size = learner.default_chunk_size(n, p, K)
     if isinstance(chunk_size, bool) or not (isinstance(chunk_size, int | np.integer)
                                             and chunk_size >= 1):
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     theta = base_fit(learner, X, y_enc, K, wb, theta_base)
-    outer = outer_products(Xt)  # shape: (n, q(q+1)/2)
+    out = newton_step_from(learner, theta, Xt, yt, W, K, chunk_size=chunk_size,
+                           progress=progress)
+    return check_finite_result(out, "newton_step")
+
+
+def newton_step_from(learner, theta, Xt, yt, W, K: int, *, chunk_size: int,
+                     progress: bool = False) -> np.ndarray:
+    """theta - H_S(theta)^{-1} grad F_S(theta) for each weight row of W, batched (no checks).
+
+    Sum convention as in :func:`newton_step`, whose core this is (also used by ModelPred's
+    Newton base from a stored pool fit, including sets of new rows).
+
+    Parameters
+    ----------
+    theta : ndarray of shape (p,)
+    Xt, yt : Tensors from ``learner._tensors(X, y_enc)``, X of shape (m, d)
+    W : ndarray of shape (k, m)
+    chunk_size : int
+        Subsets per Hessian GEMM.
+
+    Returns
+    -------
+    ndarray of shape (k, p)
+    """
+    d = Xt.shape[1]
+    k, p = W.shape[0], K * (d + 1)
+    outer = outer_products(Xt)  # shape: (m, q(q+1)/2)
     u = learner._gauge_direction(d, K)
     out = np.empty((k, p))
     starts = range(0, k, chunk_size)
@@ -98,7 +123,7 @@ def newton_step(learner, X, y, masks, base_mask=None, *, theta_base=None,
                 G = G - (G @ u)[:, None] * u[None, :]
             step = learner._solve(regularise_gauge(H, u), G)
             out[s:e] = learner._fix_gauge(Theta - step, d, K).numpy()
-    return check_finite_result(out, "newton_step")
+    return out
 
 
 def newton_step_loo(learner, X, y, *, theta_full=None):

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ..baselines._common import HessianSolver
-from ..learners.base import outer_products, regularise_gauge
+from ..baselines.newton import newton_step_from
 
 __all__ = ["BASES", "ClassicalBase", "ResidualGate", "make_base"]
 
@@ -56,10 +56,10 @@ class ClassicalBase:
     name : {None, "influence", "newton"}
     learner : ConvexLearner
 
-    Attributes (after :meth:`fit`)
-    ------------------------------
+    Attributes
+    ----------
     theta0 : ndarray of shape (p,)
-        theta(pool), the exact fit on the whole pool (sum convention).
+        theta(pool), the exact fit on the whole pool (sum convention); set by :meth:`fit`.
     H0 : ndarray of shape (p, p)
         hess F_pool(theta0), penalty included (influence base only).
     A : ndarray of shape (n, p)
@@ -237,34 +237,17 @@ class ResidualGate:
         return {"counts": counts.tolist(), "alpha": alpha.tolist()}
 
 
-def _newton_from(learner, theta0, X, y_enc, K: int, W: np.ndarray,
-                 chunk: int = 512) -> np.ndarray:
+def _newton_from(learner, theta0, X, y_enc, K: int, W: np.ndarray) -> np.ndarray:
     """theta0 - H_S(theta0)^{-1} grad F_S(theta0) for k weight rows W (k, m) over rows X (m, d).
 
-    The batched step of ``baselines.newton_step`` without its base fit: one Hessian GEMM per
-    chunk from packed outer products, batched Cholesky solves, gauge regularised and fixed as in
-    the exact solver. Returns ndarray of shape (k, p).
+    The batched step of ``baselines.newton_step`` without its base fit (one Hessian GEMM per
+    chunk, batched Cholesky solves, the gauge fixed as in the exact solver): (k, p).
     """
-    d = X.shape[1]
-    k, p = W.shape[0], K * (d + 1)
     Xt, yt = learner._tensors(X, y_enc)
-    outer = outer_products(Xt)  # shape: (m, q(q+1)/2)
-    u = learner._gauge_direction(d, K)
-    chunk = max(1, min(chunk, learner.default_chunk_size(X.shape[0], p, K)))
-    out = np.empty((k, p))
-    th = torch.as_tensor(np.asarray(theta0, dtype=np.float64))
-    with torch.no_grad():
-        for s in range(0, k, chunk):
-            e = min(k, s + chunk)
-            Wc = torch.as_tensor(W[s:e], dtype=torch.float64)
-            Theta = th.expand(e - s, p).clone()
-            G = learner.batch_grad(Theta, Xt, yt, Wc, K)  # shape: (k_c, p)
-            H = learner.batch_hessian(Theta, Xt, yt, Wc, K, outer=outer)  # shape: (k_c, p, p)
-            if u is not None:
-                G = G - (G @ u)[:, None] * u[None, :]
-            step = learner._solve(regularise_gauge(H, u), G)
-            out[s:e] = learner._fix_gauge(Theta - step, d, K).numpy()
-    return out
+    p = K * (X.shape[1] + 1)
+    chunk = max(1, min(512, learner.default_chunk_size(X.shape[0], p, K)))
+    return newton_step_from(learner, np.asarray(theta0, dtype=np.float64), Xt, yt,
+                            np.asarray(W, dtype=np.float64), K, chunk_size=chunk)
 
 
 def make_base(name, learner) -> ClassicalBase:

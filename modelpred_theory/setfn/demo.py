@@ -35,7 +35,7 @@ from .demo_report import figure, format_table
 __all__ = ["format_table", "run_demo"]
 
 FULL = {"n_permutations": 240, "step": 5, "min_fraction": 0.4, "epochs": 100,
-        "hybrid_epochs": 100,
+        "hybrid_epochs": 60,
         "n_unlabelled": 20000, "test_reps": 30, "n_grid": 11,
         "small_permutations": 40, "small_epochs": 150}
 QUICK = {"n_permutations": 24, "step": 10, "min_fraction": 0.4, "epochs": 4,
