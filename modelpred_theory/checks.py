@@ -13,18 +13,15 @@ loss_i(theta) + lam/2 ||P theta||^2 (see each script).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import importlib.util
-import json
 import math
 import os
 import sys
 import time
 from pathlib import Path
 
-__all__ = ["DEFAULT_OUT_NAME", "cli_main", "find_checks", "format_table", "proofs_dir",
-           "run_checks"]
+__all__ = ["DEFAULT_OUT_NAME", "find_checks", "format_table", "proofs_dir", "run_checks"]
 
 DEFAULT_OUT_NAME = "modelpred_check_output"
 
@@ -158,52 +155,3 @@ def format_table(results: list[dict], *, claims: bool = True) -> str:
     lines.append(f"{n_ok}/{len(results)} checks passed")
     return "\n".join(lines)
 
-
-_table = format_table
-
-
-def cli_main(argv=None) -> int:
-    """``modelpred check``: run the THEORY.md proof checks; exit status 1 if any FAILs."""
-    ap = argparse.ArgumentParser(
-        prog="modelpred check",
-        description="Run the numerical checks of THEORY.md (one script per statement under "
-                    "proofs_checks/). Quick mode by default (well under a minute); --full "
-                    "runs paper-size versions.")
-    ap.add_argument("names", nargs="*", help="checks to run (default: all), e.g. stability")
-    ap.add_argument("--full", action="store_true", help="paper-size runs (minutes)")
-    ap.add_argument("--seed", type=int, default=0, help="seed passed to every check")
-    ap.add_argument("--out", default=None, help="figure folder (default figures/output/)")
-    ap.add_argument("--no-plot", action="store_true", help="skip the figures")
-    ap.add_argument("--verbose", action="store_true", help="print every claim as it runs")
-    ap.add_argument("--list", action="store_true", help="list the checks and exit")
-    ap.add_argument("--json", action="store_true", help="print the results as JSON")
-    args = ap.parse_args(argv)
-    if args.seed < 0:
-        ap.error("--seed must be >= 0")
-    try:
-        available = find_checks()
-    except FileNotFoundError as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
-    if args.list:
-        for name, path in available.items():
-            doc = (path.read_text().split('"""')[1].strip().splitlines() or [""])[0]
-            print(f"{name}: {doc}")
-        return 0
-    try:
-        results = run_checks(args.names, full=args.full, seed=args.seed, out=args.out,
-                             plot=not args.no_plot, quiet=not args.verbose,
-                             progress=not args.json)
-    except ValueError as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps({"passed": all(r["passed"] for r in results), "checks": results},
-                         indent=2, default=str))
-    else:
-        print(_table(results))
-    return 0 if all(r["passed"] for r in results) else 1
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(cli_main())

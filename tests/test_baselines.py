@@ -391,12 +391,14 @@ def test_compare_structure_and_predictor_hook(breast_cancer):
 
 
 def test_cli_main_quick_json(capsys):
-    assert B.cli_main(["--quick", "--json", "--methods", "influence,newton_step"]) == 0
+    from modelpred_theory import cli
+
+    assert cli.main(["compare", "--quick", "--json", "--methods", "influence,newton_step"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert {r["method"] for r in out["summary"]} == {"exact", "influence", "newton_step"}
-    assert B.cli_main(["--quick", "--learner", "svm", "--methods", "influence"]) == 0
+    assert cli.main(["compare", "--quick", "--learner", "svm", "--methods", "influence"]) == 0
     assert "influence" in capsys.readouterr().out
-    assert B.cli_main(["--quick", "--dataset", "diabetes", "--learner", "logistic"]) == 2
+    assert cli.main(["compare", "--quick", "--dataset", "diabetes", "--learner", "logistic"]) == 2
     assert "regression" in capsys.readouterr().err
 
 

@@ -380,3 +380,46 @@ def test_well_conditioned_design_strategy(X):
     sv = np.linalg.svd(X, compute_uv=False)
     assert sv.max() / sv.min() <= 10.0 * (1 + 1e-10)
     assert sv.max() == pytest.approx(np.sqrt(n), rel=1e-10)
+
+
+# ---------------------------------------------------------------------------------------------
+# the recorded transform, classes_ and source rows
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["breast_cancer", "digits", "diabetes"])
+def test_bundled_transform_maps_raw_rows_and_rows_trace_back(name):
+    ds = D.load(name, seed=2, n_train=100)
+    raw = {"breast_cancer": skd.load_breast_cancer, "digits": skd.load_digits,
+           "diabetes": functools.partial(skd.load_diabetes, scaled=False)}[name]()
+    np.testing.assert_array_equal(ds.transform(raw.data[ds.train_rows]), ds.X_train)
+    np.testing.assert_array_equal(ds.transform(raw.data[ds.test_rows]), ds.X_test)
+    assert np.intersect1d(ds.train_rows, ds.test_rows).size == 0
+    if ds.task == "regression":
+        assert ds.classes_ is None
+        np.testing.assert_allclose(ds.inverse_transform_target(ds.y_train),
+                                   raw.target[ds.train_rows], rtol=1e-12)
+    else:
+        np.testing.assert_array_equal(ds.classes_, np.arange(ds.n_classes))
+        np.testing.assert_array_equal(ds.y_train, raw.target[ds.train_rows])
+        np.testing.assert_array_equal(ds.encode_labels(ds.y_test), ds.y_test)
+
+
+def test_dataset_classes_validation():
+    X = np.zeros((4, 2))
+    y = np.array(["a", "b", "a", "b"])
+    ds = D.Dataset(X, y, X, y, task="binary", n_classes=2, classes_=np.array(["a", "b"]))
+    np.testing.assert_array_equal(ds.encode_labels(y), [0, 1, 0, 1])
+    with pytest.raises(ValueError, match="integer class labels"):
+        D.Dataset(X, y, X, y, task="binary", n_classes=2)
+    with pytest.raises(ValueError, match="sorted"):
+        D.Dataset(X, y, X, y, task="binary", n_classes=2, classes_=np.array(["b", "a"]))
+    with pytest.raises(ValueError, match="classes_ must have 2 entries"):
+        D.Dataset(X, y, X, y, task="binary", n_classes=2, classes_=np.array(["a"]))
+    with pytest.raises(ValueError, match="label 'c' that is not in classes_"):
+        D.Dataset(X, np.array(["a", "b", "c", "a"]), X, y, task="binary", n_classes=2,
+                  classes_=np.array(["a", "b"]))
+    with pytest.raises(ValueError, match="classes_ must be None for regression"):
+        D.Dataset(X, np.zeros(4), X, np.zeros(4), task="regression", n_classes=0,
+                  classes_=np.array([0, 1]))
+    with pytest.raises(ValueError, match="train_rows"):
+        D.Dataset(X, [0, 1, 0, 1], X, [0, 1, 0, 1], task="binary", n_classes=2,
+                  train_rows=np.arange(3))

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from modelpred_theory import checks
+from modelpred_theory import checks, cli
 
 NAMES = sorted(checks.find_checks())
 KINDS = {"tight", "loose", "identity", "rate", "empirical"}
@@ -62,16 +62,17 @@ def test_run_checks_writes_under_cwd_by_default(tmp_path, monkeypatch, capsys):
 
 
 def test_runner_cli(tmp_path, capsys):
-    assert checks.cli_main(["--list"]) == 0
+    assert cli.main(["check", "--list"]) == 0
     assert "check_stability" in capsys.readouterr().out
-    assert checks.cli_main(["stability", "--no-plot", "--out", str(tmp_path)]) == 0
+    assert cli.main(["check", "stability", "--no-plot", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "check_stability" in out and "PASS" in out
-    assert checks.cli_main(["no_such_check"]) == 2
+    assert cli.main(["check", "no_such_check"]) == 2
 
 
 def test_runner_json_is_valid_json_only(tmp_path, capsys):
-    assert checks.cli_main(["jacobian_rank", "--json", "--no-plot", "--out", str(tmp_path)]) == 0
+    assert cli.main(["check", "jacobian_rank", "--json", "--no-plot", "--out",
+                     str(tmp_path)]) == 0
     payload = json.loads(capsys.readouterr().out)  # stdout holds nothing but the JSON
     (res,) = payload["checks"]
     assert payload["passed"] and res["check"] == "check_jacobian_rank"
@@ -90,4 +91,4 @@ def test_runner_reports_failures(monkeypatch, tmp_path):
         return mod
 
     monkeypatch.setattr(checks, "_load", fake_load)
-    assert checks.cli_main(["stability", "--no-plot", "--out", str(tmp_path)]) == 1
+    assert cli.main(["check", "stability", "--no-plot", "--out", str(tmp_path)]) == 1

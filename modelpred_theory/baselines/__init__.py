@@ -11,7 +11,6 @@ from .compare import (
     METHODS,
     CompareResult,
     MethodResult,
-    cli_main,
     compare,
     format_table,
 )
@@ -27,7 +26,6 @@ __all__ = [
     "CompareResult",
     "Datamodel",
     "MethodResult",
-    "cli_main",
     "compare",
     "format_table",
     "ihvp_cg",

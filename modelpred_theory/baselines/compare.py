@@ -6,201 +6,26 @@ Sum convention: theta(S) minimises F_S(theta) = sum_{i in S} w_i loss_i(theta)
 
 from __future__ import annotations
 
-import argparse
-import json
-import math
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.stats
 
 from ..learners._validation import check_theta, check_X, check_y_shape
 from ._common import base_fit, check_learner, check_masks_weights, prepare
+from ._compare_result import CompareResult, MethodResult, format_table
 from .datamodels import Datamodel
 from .influence import influence
 from .newton import newton_step
+
+__all__ = ["DEFAULT_METHODS", "METHODS", "CompareResult", "MethodResult", "compare",
+           "format_table"]
 
 METHODS = ("influence", "influence2", "newton_step", "datamodel")
 DEFAULT_METHODS = METHODS
 # Ridge strengths tried for the datamodel (scikit-learn's alpha), picked on a 20% validation
 # split of its training pairs.
 _DATAMODEL_ALPHAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
-
-
-@dataclass
-class MethodResult:
-    """Scores of one method on k held-out masks.
-
-    Attributes
-    ----------
-    name : str
-    thetas : ndarray of shape (k, p)
-        The method's approximations of theta(S) (sum convention).
-    rel_param_error : ndarray of shape (k,)
-        ||theta_hat - theta(S)|| / ||theta(S)||.
-    change_error : ndarray of shape (k,)
-        ||theta_hat - theta(S)|| / ||theta(S) - theta(full)|| (NaN where S is the full set).
-    test_loss : ndarray of shape (k,)
-        Mean test loss at theta_hat.
-    seconds : float
-        Wall-clock time of the prediction call for all k masks (includes the factorisations it
-        does itself; excludes the shared full fit).
-    setup_seconds : float
-        One-off cost outside the per-mask call (datamodel: the exact fits of its training pairs
-        and the regression).
-    """
-
-    name: str
-    thetas: np.ndarray
-    rel_param_error: np.ndarray
-    change_error: np.ndarray
-    test_loss: np.ndarray
-    seconds: float
-    setup_seconds: float = 0.0
-
-
-@dataclass
-class CompareResult:
-    """The outcome of ``compare``: per-mask scores of every method and their summaries.
-
-    Attributes
-    ----------
-    learner : dict
-        The learner's class name and parameters.
-    n, p, k : int
-        Pool size, parameter dimension, number of held-out masks.
-    groups : ndarray of shape (k,)
-        Group label of each mask (str); the summary is given per group and over all masks.
-    exact_test_loss : ndarray of shape (k,)
-        Mean test loss of the exact theta(S).
-    full_test_loss : float
-        Mean test loss of the full-data fit.
-    exact_seconds : float or None
-        Wall-clock time of the exact batched refits of the k masks (None when theta_true was
-        given).
-    full_fit_seconds : float
-    methods : dict of str to MethodResult
-    """
-
-    learner: dict
-    n: int
-    p: int
-    k: int
-    groups: np.ndarray
-    exact_test_loss: np.ndarray
-    full_test_loss: float
-    exact_seconds: float | None
-    full_fit_seconds: float
-    methods: dict = field(default_factory=dict)
-
-    def summary(self) -> list[dict]:
-        """One row per (method, group): medians of the errors, test-loss agreement, time.
-
-        Keys: method, group, n_masks, median_rel_param_error, median_change_error, pearson,
-        spearman, nrmse (RMSE of the predicted mean test loss over the standard deviation of
-        the exact one), seconds_per_model.
-        """
-        labels = list(dict.fromkeys(self.groups.tolist()))
-        sets = [(g, self.groups == g) for g in labels]
-        if len(labels) > 1:
-            sets.append(("all", np.ones(self.k, dtype=bool)))
-        rows = []
-        if self.exact_seconds is not None:
-            for g, sel in sets:
-                rows.append({"method": "exact", "group": g, "n_masks": int(sel.sum()),
-                             "median_rel_param_error": 0.0, "median_change_error": 0.0,
-                             "pearson": 1.0, "spearman": 1.0, "nrmse": 0.0,
-                             "seconds_per_model": self.exact_seconds / self.k})
-        for name, m in self.methods.items():
-            for g, sel in sets:
-                rows.append({
-                    "method": name, "group": g, "n_masks": int(sel.sum()),
-                    "median_rel_param_error": _nanmedian(m.rel_param_error[sel]),
-                    "median_change_error": _nanmedian(m.change_error[sel]),
-                    **_agreement(m.test_loss[sel], self.exact_test_loss[sel]),
-                    "seconds_per_model": m.seconds / self.k,
-                })
-        return rows
-
-    def to_dict(self, include_arrays: bool = False) -> dict:
-        """JSON-ready dict; per-mask arrays (not thetas) only when ``include_arrays``."""
-        out = {
-            "convention": "F_S(theta) = sum_{i in S} loss_i(theta) + lam/2 ||P theta||^2",
-            "learner": self.learner, "n": self.n, "p": self.p, "k": self.k,
-            "full_test_loss": self.full_test_loss, "exact_seconds": self.exact_seconds,
-            "full_fit_seconds": self.full_fit_seconds,
-            "setup_seconds": {k: v.setup_seconds for k, v in self.methods.items()},
-            "summary": [{k: _json_float(v) for k, v in r.items()} for r in self.summary()],
-        }
-        if include_arrays:
-            out["groups"] = self.groups.tolist()
-            out["exact_test_loss"] = self.exact_test_loss.tolist()
-            out["per_mask"] = {
-                k: {"rel_param_error": [_json_float(x) for x in v.rel_param_error],
-                    "change_error": [_json_float(x) for x in v.change_error],
-                    "test_loss": v.test_loss.tolist()}
-                for k, v in self.methods.items()
-            }
-        return out
-
-    def to_json(self, indent: int | None = 2, include_arrays: bool = False) -> str:
-        """The result as a JSON string (NaN written as null)."""
-        return json.dumps(self.to_dict(include_arrays), indent=indent)
-
-    def format_table(self) -> str:
-        """A printable table of ``summary()``."""
-        return format_table(self)
-
-
-def _json_float(v):
-    if isinstance(v, float | np.floating):
-        return None if not math.isfinite(float(v)) else float(v)
-    return v
-
-
-def _nanmedian(a: np.ndarray) -> float:
-    a = np.asarray(a, dtype=np.float64)
-    a = a[np.isfinite(a)]
-    return float(np.median(a)) if a.size else float("nan")
-
-
-def _agreement(pred: np.ndarray, exact: np.ndarray) -> dict:
-    """Pearson, Spearman and NRMSE (RMSE / std of exact) of predicted vs exact test losses."""
-    nan = float("nan")
-    if pred.size < 2:
-        return {"pearson": nan, "spearman": nan, "nrmse": nan}
-    rmse = float(np.sqrt(np.mean((pred - exact) ** 2)))
-    sd = float(np.std(exact))
-    if sd == 0 or np.std(pred) == 0:
-        return {"pearson": nan, "spearman": nan, "nrmse": rmse / sd if sd > 0 else nan}
-    return {"pearson": float(scipy.stats.pearsonr(pred, exact)[0]),
-            "spearman": float(scipy.stats.spearmanr(pred, exact)[0]),
-            "nrmse": rmse / sd}
-
-
-def format_table(result: CompareResult) -> str:
-    """Fixed-width text table of ``result.summary()`` (errors in %, time in ms per model)."""
-    head = (f"{'method':<14} {'group':>6} {'k':>4} {'rel.err%':>9} {'chg.err%':>9} "
-            f"{'pearson':>8} {'spearman':>8} {'nrmse':>7} {'ms/model':>9}")
-    lines = [head, "-" * len(head)]
-
-    def f(x, scale=1.0, w=8, prec=3):
-        return f"{'nan':>{w}}" if not math.isfinite(x) else f"{x * scale:>{w}.{prec}f}"
-
-    for r in result.summary():
-        lines.append(
-            f"{r['method']:<14} {str(r['group']):>6} {r['n_masks']:>4} "
-            f"{f(r['median_rel_param_error'], 100, 9, 2)} "
-            f"{f(r['median_change_error'], 100, 9, 2)} {f(r['pearson'])} {f(r['spearman'])} "
-            f"{f(r['nrmse'], 1, 7)} {f(r['seconds_per_model'], 1e3, 9, 3)}")
-    lines.append(
-        f"n={result.n} p={result.p} k={result.k}; full fit {result.full_fit_seconds * 1e3:.1f} "
-        f"ms; errors are medians of ||theta_hat - theta(S)|| / ||theta(S)|| (rel.err) and "
-        f"/ ||theta(S) - theta(full)|| (chg.err)")
-    return "\n".join(lines)
 
 
 def _draw_datamodel_masks(learner, y_enc, K, sizes: np.ndarray, m: int, rng) -> np.ndarray:
@@ -248,7 +73,7 @@ def compare(learner, X, y, X_test, y_test, masks, methods: Sequence[str] = DEFAU
             theta_true=None, predictors: Mapping[str, Callable] | None = None, *,
             groups=None, theta_full=None, datamodel_masks=None, n_datamodel: int | None = None,
             datamodel_alpha: float | None = None, rng: np.random.Generator | int = 0,
-            progress: bool = False) -> CompareResult:
+            progress: bool = False, certify: bool = False) -> CompareResult:
     """Score approximations of theta(S) against exact refits on held-out masks.
 
     Sum convention: theta(S) minimises F_S(theta) = sum_{i in S} w_i loss_i(theta)
@@ -286,6 +111,9 @@ def compare(learner, X, y, X_test, y_test, masks, methods: Sequence[str] = DEFAU
         Randomness of the datamodel's training masks and validation split.
     progress : bool
         Show progress bars for the exact refits.
+    certify : bool
+        Also bound each method's error with ``setfn.certify`` (no refit; the summary gains
+        certified_fraction, median_bound and certificate_coverage).
 
     Returns
     -------
@@ -352,7 +180,13 @@ def compare(learner, X, y, X_test, y_test, masks, methods: Sequence[str] = DEFAU
                            np.nan)
         loss = (np.asarray(learner.mean_loss(thetas, X_test, y_test))
                 if np.all(np.isfinite(thetas)) else np.full(k, np.nan))
-        return MethodResult(name, thetas, rel, chg, loss, seconds, setup)
+        bound = covered = None
+        if certify:
+            from ..setfn.certify import certify as _certify
+
+            bound = np.asarray(_certify(learner, X, y_enc, W, thetas), dtype=np.float64)
+            covered = bound >= err
+        return MethodResult(name, thetas, rel, chg, loss, seconds, setup, bound, covered)
 
     builtins = {
         "influence": lambda M: influence(learner, X, y_enc, M, order=1, theta_base=theta),
@@ -386,108 +220,3 @@ def compare(learner, X, y, X_test, y_test, masks, methods: Sequence[str] = DEFAU
         learner={"class": type(learner).__name__, **learner.get_params()},
         n=n, p=p, k=k, groups=groups, exact_test_loss=exact_loss, full_test_loss=full_loss,
         exact_seconds=exact_seconds, full_fit_seconds=full_fit_seconds, methods=results)
-
-
-# ---------------------------------------------------------------------------------- CLI
-def _parse_fractions(text: str) -> list[float]:
-    try:
-        fr = [float(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--fractions must be comma-separated numbers, got "
-                                         f"{text!r}") from None
-    if not fr or any(not (0 < f < 1) for f in fr):
-        raise argparse.ArgumentTypeError(f"--fractions must lie in (0, 1), got {text!r}")
-    return fr
-
-
-def build_parser(prog: str = "modelpred compare") -> argparse.ArgumentParser:
-    """The argument parser of ``modelpred compare``."""
-    ap = argparse.ArgumentParser(
-        prog=prog,
-        description=(
-            "Compare influence functions, the one-step Newton estimate and a linear datamodel "
-            "against exact refits theta(S) when a fraction of the training pool is removed. "
-            "Objective (sum convention): F_S(theta) = sum_{i in S} loss_i(theta) + "
-            "lam/2 ||P theta||^2, C = 1/lam."),
-    )
-    ap.add_argument("--dataset", default="breast_cancer",
-                    help="iris2, breast_cancer, wine, digits, diabetes (default breast_cancer)")
-    ap.add_argument("--learner", choices=("logistic", "ridge", "svm"), default="logistic")
-    ap.add_argument("--lam", type=float, default=1.0, help="regularisation lam (C = 1/lam)")
-    ap.add_argument("--fractions", type=_parse_fractions, default=[0.01, 0.1, 0.3, 0.5, 0.7],
-                    help="removed fractions, comma-separated (default 0.01,0.1,0.3,0.5,0.7)")
-    ap.add_argument("--n-masks", type=int, default=20, help="held-out masks per fraction")
-    ap.add_argument("--methods", default=",".join(DEFAULT_METHODS),
-                    help=f"comma-separated subset of {','.join(METHODS)}")
-    ap.add_argument("--n-datamodel", type=int, default=None,
-                    help="training subsets of the datamodel (default 2 n)")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the split and the masks")
-    ap.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    ap.add_argument("--quick", action="store_true",
-                    help="a small run (80-point pool, 3 masks per fraction, 0.1,0.5)")
-    ap.add_argument("--progress", action="store_true", help="show progress bars")
-    return ap
-
-
-def _make_learner(kind: str, lam: float, ds):
-    from ..learners import LogisticRegression, Ridge, SquaredHingeSVM
-
-    if kind == "ridge":
-        return Ridge(lam=lam)
-    if kind == "svm":
-        if ds.task != "binary":
-            raise ValueError(f"--learner svm needs a binary data set; {ds.name} is {ds.task}")
-        return SquaredHingeSVM(lam=lam)
-    if ds.task == "regression":
-        raise ValueError(f"--learner logistic needs a classification data set; {ds.name} is "
-                         "regression (use --learner ridge)")
-    return LogisticRegression(lam=lam, n_classes=ds.n_classes if ds.n_classes > 2 else None)
-
-
-def run_cli(args) -> CompareResult:
-    """Run ``compare`` for parsed CLI arguments (shared by the CLI and the figure scripts)."""
-    from .. import datasets, subsets
-
-    fractions = args.fractions
-    n_masks = args.n_masks
-    n_train = None
-    if args.quick:
-        fractions, n_masks, n_train = [0.1, 0.5], 3, 80
-    if n_masks < 1:
-        raise ValueError(f"--n-masks must be >= 1, got {n_masks}")
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    ds = datasets.load(args.dataset, seed=args.seed, n_train=n_train)
-    learner = _make_learner(args.learner, args.lam, ds)
-    n = ds.X_train.shape[0]
-    classification = ds.task != "regression"
-    gen = np.random.default_rng(args.seed)
-    blocks, labels = [], []
-    for f in fractions:
-        size = n - round(f * n)
-        if size < 1:
-            raise ValueError(f"--fractions: removing {f} of n={n} leaves no point")
-        need = classification and learner._needs_all_classes()
-        blocks.append(subsets.fixed_size_subsets(
-            n, n_masks, size, rng=gen, y=ds.y_train if need else None,
-            require_all_classes=need))
-        labels += [f"{f:g}"] * n_masks
-    n_dm = args.n_datamodel if args.n_datamodel is not None else (200 if args.quick else None)
-    return compare(learner, ds.X_train, ds.y_train, ds.X_test, ds.y_test, np.vstack(blocks),
-                   methods=methods, groups=labels, n_datamodel=n_dm, rng=args.seed,
-                   progress=args.progress)
-
-
-def cli_main(argv: Sequence[str] | None = None) -> int:
-    """``modelpred compare``: print the comparison table (or JSON with --json).
-
-    Returns the exit status: 0 on success, 2 on bad arguments or input.
-    """
-    ap = build_parser()
-    args = ap.parse_args(argv)
-    try:
-        result = run_cli(args)
-    except ValueError as exc:
-        print(f"modelpred compare: error: {exc}", file=sys.stderr)
-        return 2
-    print(result.to_json() if args.json else result.format_table())
-    return 0

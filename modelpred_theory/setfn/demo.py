@@ -23,7 +23,6 @@ Run ``modelpred demo --help`` for the options; ``--quick`` is a smoke run of sec
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -33,7 +32,7 @@ import numpy as np
 
 from .demo_report import figure, format_table
 
-__all__ = ["cli_main", "format_table", "run_demo"]
+__all__ = ["format_table", "run_demo"]
 
 FULL = {"n_permutations": 240, "step": 5, "min_fraction": 0.4, "epochs": 100,
         "hybrid_epochs": 60,
@@ -442,63 +441,3 @@ def _public(results: dict) -> dict:
     out["experiments"] = {e: {k: v for k, v in r.items() if not k.startswith("_")}
                           for e, r in results["experiments"].items()}
     return json.loads(json.dumps(out, default=float))
-
-
-def build_parser(prog: str = "modelpred demo") -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog=prog,
-        description="Train ModelPred on breast_cancer (L2 logistic, lam = 1; sum convention, "
-                    "C = 1/lam) and compare it on held-out deletion/addition subsets with "
-                    "exact retraining, the PARA ablation, first-order influence, one Newton "
-                    "step and a linear datamodel. Writes modelpred_demo.png/.json.")
-    ap.add_argument("--quick", action="store_true", help="smoke run of seconds (tiny sizes)")
-    ap.add_argument("--dataset", default="breast_cancer", help="data set (default breast_cancer)")
-    ap.add_argument("--lam", type=float, default=1.0, help="L2 strength lam = 1/C (default 1)")
-    ap.add_argument("--learner", choices=LEARNERS, default="auto",
-                    help="auto: logistic (classification) / ridge (regression); svm: the "
-                         "paper's squared-hinge SVM (penalised intercept)")
-    ap.add_argument("--seed", type=int, default=0, help="seed of every random choice")
-    ap.add_argument("--epochs", type=int, default=None, help="override training epochs")
-    ap.add_argument("--out", default="figures/output", help="output folder")
-    ap.add_argument("--cache-dir", default=".cache/modelpred",
-                    help="cache of exact labels (resumable)")
-    ap.add_argument("--no-cache", action="store_true", help="do not cache labels on disk")
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    ap.add_argument("--no-figure", action="store_true", help="skip the figure")
-    ap.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    ap.add_argument("--json", action="store_true",
-                    help="print the results as JSON on stdout instead of the table")
-    return ap
-
-
-def cli_main(argv=None) -> int:
-    """Entry point of ``modelpred demo``; returns the exit status."""
-    ap = build_parser()
-    args = ap.parse_args(argv)
-    if args.seed < 0:
-        ap.error("--seed must be >= 0")
-    if args.lam <= 0:
-        ap.error("--lam must be > 0")
-    if args.epochs is not None and args.epochs < 1:
-        ap.error("--epochs must be >= 1")
-    if args.threads is not None:
-        if args.threads < 1:
-            ap.error("--threads must be >= 1")
-        import torch
-
-        torch.set_num_threads(args.threads)
-    try:
-        res = run_demo(args.dataset, args.lam, learner=args.learner, quick=args.quick,
-                       seed=args.seed,
-                       out_dir=args.out, cache_dir=None if args.no_cache else args.cache_dir,
-                       epochs=args.epochs, progress=not args.no_progress,
-                       make_figure=not args.no_figure, verbose=not args.json)
-    except ValueError as exc:
-        print(f"modelpred demo: error: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(res, indent=1) if args.json else format_table(res))
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(cli_main())
