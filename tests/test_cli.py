@@ -267,3 +267,15 @@ def test_whatif_svm_certificate_needs_a_penalised_intercept(capsys):
     assert cli.main(argv + ["--penalize-intercept"]) == 0
     res = _json(capsys)
     assert res["true_error"] <= res["certified_error_bound"] < np.inf
+
+
+def test_value_banzhaf_and_the_newton_oracle(capsys):
+    assert cli.main(["value", "--method", "banzhaf", "--quick", "--json", "--quiet"]) == 0
+    res = _json(capsys)
+    assert res["method"] == "banzhaf" and res["stopped_by"].startswith("FixedBudget")
+    vals = np.array([r["value"] for r in res["values"]])
+    assert vals.shape == (60,) and np.all(np.isfinite(vals)) and np.ptp(vals) > 0
+    assert cli.main(["value", "--method", "shapley", "--oracle", "newton", "--budget", "2",
+                     "--quick", "--json", "--quiet"]) == 0
+    res = _json(capsys)
+    assert res["oracle"] == "newton" and len(res["values"]) == 60
