@@ -1,6 +1,6 @@
 """Benchmark: ModelPred against the exact batched solver on digits (multinomial, p = 650).
 
-Sum convention (DESIGN.md): theta(S) minimises sum_{i in S} CE_i(theta) + lam/2 ||P theta||^2
+Sum convention (docs/design.md): theta(S) minimises sum_{i in S} CE_i(theta) + lam/2 ||P theta||^2
 (C = 1/lam, intercepts unpenalised and centred), theta the (10, 65) matrix [w_k, b_k] flattened.
 
 A pool of n_train = 300 digits; ModelPred over each base (one Newton step, first-order

@@ -1,7 +1,8 @@
 """The paper's batch deletion / addition experiments on its learners, regenerated.
 
-Sum convention (DESIGN.md): theta(S) minimises sum_{i in S} loss_i(theta) + lam/2 ||P theta||^2,
-C = 1/lam. For each (data set, learner) - iris2 (the paper's Iris, classes 0/1) and
+Sum convention (docs/design.md): theta(S) minimises sum_{i in S} loss_i(theta) +
+lam/2 ||P theta||^2, C = 1/lam. For each (data set, learner) - iris2 (the paper's Iris,
+classes 0/1) and
 breast_cancer, with L2 logistic regression (intercept unpenalised) and the squared-hinge SVM
 (1/2 ||(w, b)||^2, a penalised intercept, as in the paper) - this runs ``modelpred demo``'s
 pipeline (``setfn.demo.run_demo``): exact permutation-prefix pairs, ModelPred over one Newton

@@ -3,7 +3,7 @@
 A cheap bootstrap: draw ``n_models`` uniform random subsets of ``round(fraction * n)`` points
 (half-sampling, a standard without-replacement alternative to the bootstrap), obtain each
 theta(S) from an oracle, the minimiser of the SUM objective
-F_S(theta) = sum_{i in S} loss_i(theta) + lam/2 ||P theta||^2 (DESIGN.md), and average the
+F_S(theta) = sum_{i in S} loss_i(theta) + lam/2 ||P theta||^2 (docs/design.md), and average the
 predicted class probabilities. ``oracle="exact"`` retrains every member (the reference
 ensemble); ModelPred predicts all members in one batch.
 """

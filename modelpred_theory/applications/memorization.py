@@ -4,7 +4,7 @@ mem(i) = P[h_S correct on x_i | i in S] - P[h_S correct on x_i | i not in S]
 
 over random subsets S of a fixed fraction of the pool (Feldman 2020; Feldman & Zhang 2020),
 where h_S has the parameters theta(S), the minimiser of the SUM objective
-F_S(theta) = sum_{i in S} loss_i(theta) + lam/2 ||P theta||^2 (DESIGN.md). The expectation is
+F_S(theta) = sum_{i in S} loss_i(theta) + lam/2 ||P theta||^2 (docs/design.md). The expectation is
 estimated with ``n_subsets`` models; an oracle supplies theta(S) for all of them in one batch,
 so ModelPred or influence functions replace thousands of retrainings, and ``oracle="exact"``
 gives the reference estimate from exact retraining on the same subsets.

@@ -14,7 +14,7 @@ exact Newton step from the full fit), ``"utility"`` (a :class:`UtilityPred` trai
 exact utilities) and ``"modelpred"`` / ``"modelpred:<base>"`` (a ModelPred trained here on the
 pool, the base forwarded as ``ModelPred(base=...)``); see :mod:`.resolve`.
 
-Sum convention (DESIGN.md): every learner minimises
+Sum convention (docs/design.md): every learner minimises
 ``F_S(theta) = sum_{i in S} w_i loss(theta; x_i, y_i) + (lam / 2) ||P theta||^2`` with a
 regulariser that does not change with |S|; theta(S) is its minimiser, laid out as ``[w, b]``
 (``(K, d + 1)`` rows flattened for multinomial logistic regression).

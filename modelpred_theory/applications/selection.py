@@ -2,7 +2,7 @@
 
 Every model whose quality is *reported* here is exact: theta(S) is recomputed by the learner's
 exact batched solver for every subset on the curve, minimising the SUM objective
-F_S(theta) = sum_{i in S} loss_i(theta) + lam/2 ||P theta||^2 (DESIGN.md). Oracles (ModelPred,
+F_S(theta) = sum_{i in S} loss_i(theta) + lam/2 ||P theta||^2 (docs/design.md). Oracles (ModelPred,
 influence, a utility predictor) are only used to *choose* points. Subsets without a minimiser
 (missing a class with an unpenalised intercept) score as the constant predictor
 (:mod:`.oracles`).

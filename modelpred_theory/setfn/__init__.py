@@ -1,6 +1,6 @@
 """Learned set functions S -> theta(S): the DeepSets network, training pairs and ModelPred.
 
-Parameters follow the sum convention of DESIGN.md: theta(S) minimises
+Parameters follow the sum convention of docs/design.md: theta(S) minimises
 F_S(theta) = sum_{i in S} w_i loss_i(theta) + lam/2 ||P theta||^2 (C = 1/lam).
 """
 

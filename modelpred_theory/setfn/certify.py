@@ -1,6 +1,6 @@
 """Rigorous a-posteriori error certificates for predicted parameters.
 
-Sum convention (DESIGN.md): for a subset (or weight vector) w over the pool,
+Sum convention (docs/design.md): for a subset (or weight vector) w over the pool,
 
     F_S(theta) = sum_i w_i * loss(theta; x_i, y_i) + (lam / 2) * ||P theta||^2,
 

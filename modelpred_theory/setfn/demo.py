@@ -1,6 +1,6 @@
 """``modelpred demo``: ModelPred against exact retraining and the classical baselines.
 
-On breast_cancer with L2 logistic regression (lam = 1, sum convention of DESIGN.md:
+On breast_cancer with L2 logistic regression (lam = 1, sum convention of docs/design.md:
 F_S(theta) = sum_{i in S} loss_i(theta) + lam/2 ||P theta||^2, C = 1/lam, intercept unpenalised)
 the demo
 

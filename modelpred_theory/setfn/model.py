@@ -40,8 +40,9 @@ from .training import relative_error, split_pairs, train_network
 
 __all__ = ["PAPER_SETTINGS", "ModelPred", "relative_error", "learner_from_spec"]
 
-# The published method's training settings (PAPER.md): no base, sum pooling, Adam with lr 1e-4,
-# batch 32, 15 epochs, L = MSE + R_opt + R_util + 0.01 (L1 + L2 of the weights), rho 128-128-64.
+# The published method's training settings (Zeng et al., SaTML 2023): no base, sum pooling,
+# Adam with lr 1e-4, batch 32, 15 epochs, L = MSE + R_opt + R_util + 0.01 (L1 + L2 of the
+# weights), rho 128-128-64.
 PAPER_SETTINGS = {"base": None, "pooling": "sum", "lr": 1e-4, "batch_size": 32, "epochs": 15,
                   "kappa": 1.0, "utility": 1.0, "weight_l1": 0.01, "weight_l2": 0.01,
                   "rho_hidden": (128, 128, 64)}

@@ -1,8 +1,8 @@
 """The DeepSets set function f(S) = rho(pool_{(x, y) in S} phi([x; e(y)])).
 
 The network maps a set of labelled points to a parameter vector theta(S) of a convex learner
-(sum convention of DESIGN.md: F_S(theta) = sum_{i in S} w_i loss_i(theta) + lam/2 ||P theta||^2;
-the network only predicts theta, it never evaluates F_S itself).
+(sum convention of docs/design.md: F_S(theta) = sum_{i in S} w_i loss_i(theta) +
+lam/2 ||P theta||^2; the network only predicts theta, it never evaluates F_S itself).
 
 Two evaluation paths give the same numbers (up to float rounding):
 
@@ -102,7 +102,7 @@ class DeepSets(nn.Module):
     subsets of equal size by O(sqrt(n)) against O(n)); with pool_scale = 1/n both parts of the
     pooled vector are O(1). ``shift`` and ``scale`` (buffers) undo the standardisation of the
     targets, so the module outputs parameters theta in the learner's layout (sum convention of
-    DESIGN.md).
+    docs/design.md).
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 """Training pairs (S, theta(S)) for ModelPred: sampling, exact labelling, and a resumable cache.
 
-Labels are exact minimisers of the learner's SUM objective (DESIGN.md)
+Labels are exact minimisers of the learner's SUM objective (docs/design.md)
 
     F_S(theta) = sum_{i in S} w_i loss_i(theta) + (lam / 2) ||P theta||^2,   C = 1 / lam,
 
