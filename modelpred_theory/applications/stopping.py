@@ -19,6 +19,7 @@ minimiser of F_S(theta) = sum_{i in S} w_i loss_i(theta) + lam/2 ||P theta||^2.
 
 from __future__ import annotations
 
+import abc
 import math
 import numbers
 from dataclasses import dataclass
@@ -59,11 +60,12 @@ def _positive(value, name: str, integer: bool = False):
     return int(value) if integer else float(value)
 
 
-class StoppingRule:
+class StoppingRule(abc.ABC):
     """Base class: ``should_stop(progress, memory) -> bool``; ``memory`` persists in the state."""
 
-    def should_stop(self, progress: Progress, memory: dict) -> bool:  # pragma: no cover
-        raise NotImplementedError
+    @abc.abstractmethod
+    def should_stop(self, progress: Progress, memory: dict) -> bool:
+        """Whether the estimator stops after the round that produced ``progress``."""
 
     def units_cap(self, units_done: int, evaluations_done: int, cost_per_unit: float):
         """Largest number of units the next round may draw (None: no cap)."""

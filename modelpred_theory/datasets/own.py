@@ -41,13 +41,10 @@ def _check_scale(scale: object) -> bool:
 
 def _features(X: object, feature_names) -> np.ndarray:
     """X as a finite float64 (n, d) array; names the column (and row) of any bad entry."""
-    try:
-        import scipy.sparse as sp
+    import scipy.sparse as sp
 
-        if sp.issparse(X):
-            X = X.toarray()
-    except ImportError:  # pragma: no cover - scipy is a dependency
-        pass
+    if sp.issparse(X):
+        X = X.toarray()
     arr = np.asarray(X)
     if arr.ndim != 2:
         raise ValueError(f"X must be 2-D (n rows, d features), got shape {arr.shape}")

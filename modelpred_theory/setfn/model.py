@@ -433,25 +433,3 @@ class ModelPred:
         Every corrupt, truncated or mismatched file raises a ValueError naming it.
         """
         return load_model(cls, path)
-
-    def _restore(self, net, meta, history, arrays, alpha, classes):
-        """Install loaded state (called by ``persistence.load_model``)."""
-        base = make_base(self.base, self.learner)
-        p, n = meta.get("p"), meta.get("n_pool")
-        expect = {"theta0": (p,), "H0": (p, p), "A": (n, p), "c": (p,)}
-        need = [] if self.base is None else (["theta0"] if self.base == "newton"
-                                             else list(expect))
-        for key in need:
-            if key not in arrays or arrays[key].shape != expect[key]:
-                raise ValueError(f"base.npz: {key!r} is missing or has the wrong shape for a "
-                                 f"{self.base!r} base with p={p}, n={n}")
-        base.set_state(arrays, meta.get("pool_fingerprint"))
-        gate = ResidualGate(n, active=self.base is not None)
-        if alpha is None or len(alpha) != gate.alpha.size:
-            raise ValueError("config.json: the gate's shrink factors are missing or malformed")
-        gate.alpha = np.asarray(alpha, dtype=np.float64)
-        if isinstance(self.arch.get("rho_hidden"), str):
-            self.arch["rho_hidden"] = list(net.config["rho_hidden"])
-        self.net_, self._net64, self.base_, self.gate_ = net, None, base, gate
-        self.meta_, self.history_ = meta, history
-        self.classes_ = None if classes is None else np.asarray(classes)

@@ -157,5 +157,30 @@ def load_model(cls, path):
     if net.config["out_dim"] != meta.get("p"):
         raise ValueError(f"{w_file} predicts {net.config['out_dim']} parameters but "
                          f"config.json says p={meta.get('p')}")
-    model._restore(net, meta, cfg["history"], arrays, cfg["gate_alpha"], cfg.get("classes"))
+    _restore(model, net, meta, cfg["history"], arrays, cfg["gate_alpha"], cfg.get("classes"))
     return model
+
+
+def _restore(model, net, meta, history, arrays, alpha, classes) -> None:
+    """Install loaded state in ``model``, checking the base arrays and the gate first."""
+    from .bases import ResidualGate, make_base
+
+    base = make_base(model.base, model.learner)
+    p, n = meta.get("p"), meta.get("n_pool")
+    expect = {"theta0": (p,), "H0": (p, p), "A": (n, p), "c": (p,)}
+    need = [] if model.base is None else (["theta0"] if model.base == "newton"
+                                          else list(expect))
+    for key in need:
+        if key not in arrays or arrays[key].shape != expect[key]:
+            raise ValueError(f"base.npz: {key!r} is missing or has the wrong shape for a "
+                             f"{model.base!r} base with p={p}, n={n}")
+    base.set_state(arrays, meta.get("pool_fingerprint"))
+    gate = ResidualGate(n, active=model.base is not None)
+    if alpha is None or len(alpha) != gate.alpha.size:
+        raise ValueError("config.json: the gate's shrink factors are missing or malformed")
+    gate.alpha = np.asarray(alpha, dtype=np.float64)
+    if isinstance(model.arch.get("rho_hidden"), str):
+        model.arch["rho_hidden"] = list(net.config["rho_hidden"])
+    model.net_, model._net64, model.base_, model.gate_ = net, None, base, gate
+    model.meta_, model.history_ = meta, history
+    model.classes_ = None if classes is None else np.asarray(classes)
