@@ -376,6 +376,40 @@ def test_demo_quick_smoke(tmp_path):
     assert cli.main(["demo", "--seed", "-1"]) == 2
 
 
+@pytest.mark.torch
+def test_demo_parallel_training_equals_serial_at_the_same_thread_count():
+    """Rows trained in two joblib processes equal the serial rows run with the same threads."""
+    import torch
+
+    from modelpred_theory import datasets
+    from modelpred_theory.setfn.demo import QUICK, _make_learner
+    from modelpred_theory.setfn.demo_training import demo_jobs, train_models
+
+    ds = datasets.load("breast_cancer", seed=0)
+    X, y = ds.X_train[:120], ds.y_train[:120]
+    learner = _make_learner(ds, 1.0)
+    pairs = generate_pairs(learner, X, y, n_permutations=12, step=10, min_size=50, rng=0,
+                           progress=False)
+    cfg = {**QUICK, "small_permutations": 6}
+    par = train_models(learner, X, y, pairs, cfg, 0, False, lambda *a: None, n_jobs=2)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, threads // 2))
+    try:
+        ser = train_models(learner, X, y, pairs, cfg, 0, False, lambda *a: None, n_jobs=1)
+    finally:
+        torch.set_num_threads(threads)
+    assert list(par[0]) == list(ser[0]) and list(par[1]) == list(ser[1]) == ["ModelPred", "PARA"]
+    pairs_of_models = [*zip(par[0].values(), ser[0].values(), strict=True),
+                       *zip(par[1].values(), ser[1].values(), strict=True)]
+    for a, b in pairs_of_models:
+        np.testing.assert_array_equal(a.predict(X, y, pairs.masks[:20]),
+                                      b.predict(X, y, pairs.masks[:20]))
+    assert demo_jobs(None, quick=True) == 1 and demo_jobs(3, quick=False) == 3
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="n_jobs must be a positive integer"):
+            demo_jobs(bad, quick=False)
+
+
 def test_demo_learner_choice_is_validated_before_work():
     from modelpred_theory.setfn.demo import run_demo
 

@@ -10,7 +10,8 @@ import math
 import numpy as np
 import torch
 
-from ..learners.base import _as_tensor, augment, outer_products, regularise_gauge
+from ..learners._math import packed_outer_or_none
+from ..learners.base import _as_tensor, augment, regularise_gauge
 from ..subsets import loo_masks
 from ._common import (
     HessianSolver,
@@ -73,7 +74,7 @@ def newton_step(learner, X, y, masks, base_mask=None, *, theta_base=None,
     W = check_subsets(learner, masks, X, y_enc, K)
     wb = check_base_mask(base_mask, n)
     if chunk_size is None:
-        chunk_size = learner.default_chunk_size(n, p, K)
+        chunk_size = learner.hessian_chunk_size(n, p, K)
     if isinstance(chunk_size, bool) or not (isinstance(chunk_size, int | np.integer)
                                             and chunk_size >= 1):
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
@@ -104,7 +105,7 @@ def newton_step_from(learner, theta, Xt, yt, W, K: int, *, chunk_size: int,
     """
     d = Xt.shape[1]
     k, p = W.shape[0], K * (d + 1)
-    outer = outer_products(Xt)  # shape: (m, q(q+1)/2)
+    outer = packed_outer_or_none(Xt)  # shape: (m, q(q+1)/2), None at large d (direct Hessians)
     u = learner._gauge_direction(d, K)
     out = np.empty((k, p))
     starts = range(0, k, chunk_size)

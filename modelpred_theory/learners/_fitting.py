@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ._math import packed_outer_or_none
 from ._numerics import check_magnitudes, check_start, warn_unconverged
-from ._tensors import _as_tensor, outer_products, resolve_device
+from ._tensors import _as_tensor, resolve_device
 from ._validation import check_sample_weight, check_theta, check_weight_matrix
 
 # Memory budget (bytes) per chunk of subsets in fit_subsets.
@@ -40,7 +41,8 @@ def _fit_chunk(learner, X, y_enc, K, W, T0, n_threads):
     torch.set_num_threads(n_threads)  # the parent's setting: bit-identical to the serial run
     Xt, yt = learner._tensors(X, y_enc)
     T = learner._initial(T0, W.shape[0], K * (X.shape[1] + 1))
-    Tc, g, it, cv = learner._newton(Xt, yt, _as_tensor(W), T, K, outer=outer_products(Xt))
+    Tc, g, it, cv = learner._newton(Xt, yt, _as_tensor(W), T, K,
+                                    outer=learner._outer_for(Xt, K))
     return Tc.numpy(), g.numpy(), it.numpy(), cv.numpy()
 
 
@@ -93,7 +95,22 @@ class Fitting:
         return FitResult(T[0].cpu().numpy().copy(), float(g[0]), int(it[0]), bool(conv_np[0]),
                          getattr(y_enc, "classes_", None))
 
+    def _outer_for(self, Xt, K: int):
+        """Packed outer products for the direct (Hessian) path; None on the CG path, where they
+        would take n (d+1)(d+2)/2 floats (25 GB at n = 2e4, d = 784) for nothing, and where
+        the table would exceed ``_math.OUTER_BYTES`` (Hessians then come from X directly)."""
+        return None if self.uses_cg(K * (Xt.shape[1] + 1)) else packed_outer_or_none(Xt)
+
     def default_chunk_size(self, n: int, p: int, K: int) -> int:
+        """Subsets per chunk within ~256 MB: k (p, p) Hessians on the direct path; on the CG
+        path the per-subset curvatures (n, K, K) and a few (p,) CG vectors only."""
+        if not self.uses_cg(p):
+            return self.hessian_chunk_size(n, p, K)
+        per_subset = 8 * (6 * n * K * K + 3 * n * K + 16 * p)
+        return int(max(1, min(4096, _CHUNK_BYTES // per_subset)))
+
+    def hessian_chunk_size(self, n: int, p: int, K: int) -> int:
+        """Subsets per chunk within ~256 MB for code that forms k (p, p) Hessians."""
         per_subset = 8 * (4 * p * p + 6 * n * K * K + 8 * p)
         return int(max(1, min(4096, _CHUNK_BYTES // per_subset)))
 
@@ -185,7 +202,7 @@ class Fitting:
 
         def serial():
             Xt, yt = self._tensors(X, y_enc, device=dev)
-            outer = outer_products(Xt)
+            outer = self._outer_for(Xt, K)
             for s, e in bounds:
                 T = self._initial(init(s, e), e - s, K * (X.shape[1] + 1), device=dev)
                 Tc, g, it, cv = self._newton(Xt, yt, _as_tensor(W[s:e], device=dev), T, K,

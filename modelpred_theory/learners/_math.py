@@ -11,6 +11,16 @@ import torch
 
 from ._tensors import DTYPE, _triu_indices, augment, outer_products
 
+# Largest packed outer-product table (bytes) built per pool. Reason: it holds n q(q+1)/2 floats
+# (q = d + 1), 5 GB at n = 2e4, d = 256; above this, Hessians are formed from X directly.
+OUTER_BYTES = 2**30
+
+
+def packed_outer_or_none(X: torch.Tensor) -> torch.Tensor | None:
+    """``outer_products(X)`` when it fits in OUTER_BYTES, else None (direct Hessians)."""
+    n, q = X.shape[0], X.shape[1] + 1
+    return outer_products(X) if 8 * n * q * (q + 1) // 2 <= OUTER_BYTES else None
+
 
 class BatchedMath:
     """Objective, gradient, Hessian and Hessian-vector products for k subsets at once.
@@ -56,14 +66,33 @@ class BatchedMath:
         """Hessian of F_S at theta_k per row (generalised Hessian for the SVM): (k, p, p).
 
         All k Hessians come from one GEMM against the packed per-row outer products
-        ``outer = outer_products(X)`` (n, q(q+1)/2), which callers may precompute once per pool.
+        ``outer = outer_products(X)`` (n, q(q+1)/2), which callers may precompute once per pool;
+        without it (or where the table would exceed OUTER_BYTES) each class block is one
+        batched X^T diag(w a) X product instead.
         """
         Xa = augment(X)
         K = K or Theta.shape[1] // Xa.shape[1]
         if outer is None:
-            outer = outer_products(X)
+            outer = packed_outer_or_none(X)
         _, _, A = self._link(self._margins(Theta, Xa, K), y, "hess")  # shape: (k, n, K, K)
+        if outer is None:
+            return self._hessian_direct(A, W, Xa, Theta)
         return self._hessian_from_curvature(A, W, outer, Theta)
+
+    def _hessian_direct(self, A, W, Xa, Theta) -> torch.Tensor:
+        """As ``_hessian_from_curvature`` without the packed table: per class pair (a, b), one
+        batched (k, q, n) @ (n, q) product; memory k n q instead of n q^2 / 2."""
+        k, K, q = A.shape[0], A.shape[2], Xa.shape[1]
+        H = Xa.new_empty(k, K, q, K, q)
+        for a in range(K):
+            for b in range(a, K):
+                wx = (W * A[:, :, a, b])[:, :, None] * Xa  # shape: (k, n, q)
+                blk = wx.transpose(1, 2) @ Xa  # shape: (k, q, q)
+                H[:, a, :, b, :] = blk
+                H[:, b, :, a, :] = blk
+        H = H.reshape(k, K * q, K * q)
+        H.diagonal(dim1=1, dim2=2).add_(self.lam * self._pen(Theta, q - 1, K))
+        return H
 
     def _hessian_from_curvature(self, A, W, outer, Theta) -> torch.Tensor:
         """sum_i w_i A_i (x) [x_i, 1][x_i, 1]^T + lam P for curvatures A (k, n, K, K): (k, p, p)."""

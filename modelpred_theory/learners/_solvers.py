@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._tensors import DTYPE, _as_tensor, augment, outer_products, regularise_gauge
+from ._math import packed_outer_or_none
+from ._tensors import DTYPE, _as_tensor, augment, regularise_gauge
 from ._validation import check_theta
 
 # Tolerances keyed by purpose (float64 ground truth).
@@ -34,6 +35,11 @@ _MAX_HALVINGS = 60
 
 class NewtonSolver:
     """Batched damped Newton with Armijo backtracking; CG inner solves for large p."""
+
+    def uses_cg(self, p: int) -> bool:
+        """True where Newton steps are solved by CG on Hessian-vector products (p >= 256, not
+        quadratic): then no (p, p) Hessian and no packed outer products are ever formed."""
+        return p >= _CG_MIN_P and not self.quadratic
 
     def _grad_scale(self, Xt, yt, W, K) -> torch.Tensor:
         """max(1, ||grad F_S(0)||) per subset: the scale of the relative tolerance."""
@@ -172,8 +178,9 @@ class NewtonSolver:
         k, p = Theta.shape
         d = Xt.shape[1]
         dev = Xt.device
-        if outer is None:
-            outer = outer_products(Xt)
+        use_cg = self.uses_cg(p)
+        if outer is None and not use_cg:
+            outer = packed_outer_or_none(Xt)  # None at large d: direct Hessians
         scale = self._grad_scale(Xt, yt, W, K)
         tol_abs = self.tol * scale
         cs = self._column_scale(Xt, K)
@@ -187,7 +194,6 @@ class NewtonSolver:
         met_s = torch.ones(k, dtype=torch.bool, device=dev)
         u = self._gauge_direction(d, K)
         u = None if u is None else u.to(dev)
-        use_cg = p >= _CG_MIN_P and not self.quadratic
         Theta = self._start(self._fix_gauge(Theta.clone(), d, K), Xt, yt, W, K)
         Xa = augment(Xt)
         for _ in range(self.max_iter + 1):
@@ -216,7 +222,8 @@ class NewtonSolver:
                 step = self._cg_step(Ta, Xt, yt, Wa, K, G, gn[keep], scale[active], u,
                                      A=rest[0])
             else:
-                H = self._hessian_from_curvature(rest[0], Wa, outer, Ta)
+                H = (self._hessian_direct(rest[0], Wa, Xa, Ta) if outer is None
+                     else self._hessian_from_curvature(rest[0], Wa, outer, Ta))
                 step = -self._solve(regularise_gauge(H, u), G)
             finite = torch.isfinite(step).all(dim=1)
             if not bool(finite.all()):  # no usable curvature: report inf, stop the subset

@@ -95,16 +95,21 @@ class LogisticRegression(ConvexLearner):
         return not self.penalize_intercept
 
     def _link(self, Z, y, need):
+        """need "loss": loss; "grad": (None, dZ), no loss (float64 softplus / logsumexp cost
+        several times the derivatives and every "grad" caller discards it); "hess": all three."""
         K = Z.shape[-1]
         if K == 1:
             z = Z[..., 0]  # shape: (k, n)
+            if need == "grad":
+                return None, (torch.sigmoid(z) - y)[..., None]
             loss = torch.nn.functional.softplus(z) - y * z
             if need == "loss":
                 return loss
             s = torch.sigmoid(z)
-            if need == "grad":
-                return loss, (s - y)[..., None]
             return loss, (s - y)[..., None], (s * (1 - s))[..., None, None]
+        if need == "grad":
+            onehot = torch.nn.functional.one_hot(y, K).to(Z.dtype)
+            return None, torch.softmax(Z, dim=-1) - onehot
         lse = torch.logsumexp(Z, dim=-1)  # shape: (k, n)
         zy = torch.gather(Z, -1, y.expand(Z.shape[0], -1)[..., None])[..., 0]
         loss = lse - zy
@@ -113,8 +118,6 @@ class LogisticRegression(ConvexLearner):
         S = torch.softmax(Z, dim=-1)  # shape: (k, n, K)
         onehot = torch.nn.functional.one_hot(y, K).to(Z.dtype)
         dZ = S - onehot
-        if need == "grad":
-            return loss, dZ
         A = torch.diag_embed(S) - S[..., :, None] * S[..., None, :]  # shape: (k, n, K, K)
         return loss, dZ, A
 

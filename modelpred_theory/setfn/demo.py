@@ -31,13 +31,14 @@ from pathlib import Path
 import numpy as np
 
 from .demo_report import figure, format_table
+from .demo_training import demo_jobs, train_models
 
 __all__ = ["format_table", "run_demo"]
 
-FULL = {"n_permutations": 240, "step": 5, "min_fraction": 0.4, "epochs": 100,
-        "hybrid_epochs": 60,
+FULL = {"n_permutations": 240, "step": 5, "min_fraction": 0.4, "epochs": 60,
+        "hybrid_epochs": 40,
         "n_unlabelled": 20000, "test_reps": 30, "n_grid": 11,
-        "small_permutations": 40, "small_epochs": 150}
+        "small_permutations": 40, "small_epochs": 100}
 QUICK = {"n_permutations": 24, "step": 10, "min_fraction": 0.4, "epochs": 4,
          "hybrid_epochs": 4,
          "n_unlabelled": 500, "test_reps": 3, "n_grid": 6,
@@ -134,50 +135,6 @@ def _dataset(dataset, seed):
     if isinstance(dataset, datasets.Dataset):
         return dataset, getattr(dataset, "name", None) or "user data"
     return datasets.load(dataset, seed=seed), str(dataset)
-
-
-def _model_specs(cfg: dict, progress: bool) -> dict:
-    """Name -> ModelPred keyword arguments of every trained row (equal labelled pairs)."""
-    from .model import PAPER_SETTINGS
-
-    common = {"epochs": cfg["epochs"], "progress": progress}
-    paper = {**PAPER_SETTINGS, "epochs": min(PAPER_SETTINGS["epochs"], cfg["epochs"])}
-    return {
-        "ModelPred (Newton base)": {**common, "base": "newton", "epochs": cfg["hybrid_epochs"]},
-        "ModelPred (influence base)": {**common, "base": "influence",
-                                       "epochs": cfg["hybrid_epochs"]},
-        "ModelPred (no base)": {**common, "base": None, "regularize": True,
-                                "n_unlabelled": cfg["n_unlabelled"]},
-        "PARA": {**common, "base": None, "regularize": False},
-        "ModelPred (paper)": {**paper, "progress": progress},
-    }
-
-
-def _train_models(learner, X, y, pairs, cfg, seed, progress, log):
-    from .model import ModelPred
-
-    models, train_s = {}, {}
-    for name, kw in _model_specs(cfg, progress).items():
-        t0 = time.perf_counter()
-        models[name] = ModelPred(learner, seed=seed, **kw).fit(
-            X, y, masks=pairs.masks, thetas=pairs.thetas, groups=pairs.groups)
-        train_s[name] = time.perf_counter() - t0
-        log(f"[demo] trained {name} in {train_s[name]:.1f}s "
-            f"(best val rel.err {models[name].meta_.get('best_val_score', float('nan')):.4f})")
-    # the regulariser ablation at a small label budget (the first small_permutations perms)
-    small = pairs.groups < cfg["small_permutations"]
-    small_models = {}
-    for name, kw in (("ModelPred", {"regularize": True, "n_unlabelled": cfg["n_unlabelled"]}),
-                     ("PARA", {"regularize": False})):
-        t0 = time.perf_counter()
-        small_models[name] = ModelPred(learner, seed=seed, base=None,
-                                       epochs=cfg["small_epochs"], progress=progress,
-                                       **kw).fit(X, y, masks=pairs.masks[small],
-                                                 thetas=pairs.thetas[small],
-                                                 groups=pairs.groups[small])
-        train_s[f"{name} (small budget)"] = time.perf_counter() - t0
-    log(f"[demo] small-budget ablation trained on {int(small.sum())} pairs")
-    return models, small_models, int(small.sum()), train_s
 
 
 def _fit_datamodel(pairs, seed):
@@ -330,7 +287,8 @@ def _targets(results: dict) -> dict:
 def run_demo(dataset="breast_cancer", lam: float = 1.0, *, learner: str = "auto",
              quick: bool = False, seed: int = 0, out_dir: str | Path = "figures/output",
              cache_dir: str | Path | None = ".cache/modelpred", epochs: int | None = None,
-             progress: bool = True, make_figure: bool = True, verbose: bool = True) -> dict:
+             progress: bool = True, make_figure: bool = True, verbose: bool = True,
+             n_jobs: int | None = None) -> dict:
     """Run the demo end to end and return its results (also written as JSON).
 
     Parameters follow the sum convention: theta(S) minimises
@@ -360,6 +318,9 @@ def run_demo(dataset="breast_cancer", lam: float = 1.0, *, learner: str = "auto"
         Write the figure.
     verbose : bool
         Log the stages on stderr (the table is ``format_table(results)``; nothing goes to stdout).
+    n_jobs : int, optional
+        Processes that train the networks (``demo_training.train_models``); default
+        min(cores, 4), 1 for ``quick``.
 
     Returns
     -------
@@ -377,6 +338,7 @@ def run_demo(dataset="breast_cancer", lam: float = 1.0, *, learner: str = "auto"
     if not (isinstance(lam, int | float) and lam > 0):
         raise ValueError(f"lam must be > 0, got {lam!r}")
     cfg = dict(QUICK if quick else FULL)
+    jobs = demo_jobs(n_jobs, quick)
     if epochs is not None:
         if not (isinstance(epochs, int) and epochs >= 1):
             raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
@@ -396,8 +358,8 @@ def run_demo(dataset="breast_cancer", lam: float = 1.0, *, learner: str = "auto"
                            rng=seed, cache_dir=cache_dir, progress=progress)
     label_s = time.perf_counter() - t0
     log(f"[demo] {len(pairs)} exact pairs in {label_s:.1f}s (cache: {pairs.cache_path})")
-    models, small_models, n_small, train_s = _train_models(learner, X, y, pairs, cfg, seed,
-                                                           progress, log)
+    models, small_models, n_small, train_s = train_models(learner, X, y, pairs, cfg, seed,
+                                                          progress, log, n_jobs=jobs)
     t0 = time.perf_counter()
     datamodel, dm_alpha = _fit_datamodel(pairs, seed)
     dm_fit_s = time.perf_counter() - t0
@@ -408,7 +370,9 @@ def run_demo(dataset="breast_cancer", lam: float = 1.0, *, learner: str = "auto"
                           "d": int(X.shape[1]), "p": int(theta_full.size),
                           "learner": repr(learner), "n_pairs": len(pairs), **cfg,
                           "datamodel_alpha": dm_alpha,
-                          "torch_threads": torch.get_num_threads()},
+                          "torch_threads": torch.get_num_threads(), "train_jobs": jobs,
+                          "threads_per_training": (torch.get_num_threads() if jobs == 1 else
+                                                   max(1, torch.get_num_threads() // jobs))},
                "timing": {"labels_s": label_s, "train_s": train_s, "datamodel_fit_s": dm_fit_s},
                "experiments": {exp: _experiment(learner, X, y, Xte, yte, M, x, base, exp,
                                                 models, datamodel)

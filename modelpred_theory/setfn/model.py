@@ -11,7 +11,7 @@ with theta = [w, b] (or the (K, d+1) matrix of rows [w_k, b_k] flattened row by 
 The prediction is theta_hat(S) = base(S) + gate(S) g(S): ``base`` is a classical
 approximation from the pool fit (``"newton"``: one exact Newton step, ``"influence"``: first-
 order group influence, ``None``: nothing, the paper's method), g the DeepSets trained on the
-standardised residual theta(S) - base(S), and gate(S) = alpha(t) t^2 (t = 1 - |S|/n) makes the
+standardised residual theta(S) - base(S), and gate(S) = alpha(t) t (t = 1 - |S|/n) makes the
 correction vanish on the pool, where the bases are exact, and fall back to the base in any size
 range where it did not help on held-out pairs (``bases.ResidualGate``). The training loss and
 its regularisers are described in ``setfn.training``.

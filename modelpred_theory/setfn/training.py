@@ -5,7 +5,7 @@ lam/2 ||P theta||^2 (C = 1/lam). The network g predicts, per subset, the standar
 
     z(S) = (r(S) / s(S) - shift) / scale,   r(S) = theta(S) - base(S),
 
-with s(S) the gate's order factor (t^2 with a base, 1 for the raw model; see
+with s(S) the gate's order factor (t with a base, 1 for the raw model; see
 ``bases.ResidualGate``), so the prediction is theta_hat(S) = base(S) + s(S) (shift + scale z).
 
 Loss (``regularize=False``: plain MSE, the paper's "PARA" ablation):
@@ -228,7 +228,7 @@ def train_network(model, X, y_enc, Z, K, M, T, B, S, tr, va, U=None, BU=None, SU
 
 def _loop(model, net, Zt, batch, reg, w, val, centred):
     tp = model.train_params
-    opt = torch.optim.Adam(net.parameters(), lr=tp["lr"])
+    opt = torch.optim.Adam(net.parameters(), lr=tp["lr"], fused=True)
     k_tr = batch.Wtr.shape[0]
     steps_per_epoch = math.ceil(k_tr / batch.bs)
     total = tp["epochs"] * steps_per_epoch
