@@ -15,10 +15,9 @@ Memory is the peak resident set size above the level before the step, sampled ev
 beside it, and the process's lifetime peak (getrusage). Before each step the script predicts
 the step's dominant arrays (formulas in ``predict_gb``); a step predicted above ``--max-gb`` is
 not run and its entry says why, so the script never pushes a shared machine into swap or the
-OOM killer. The dominant term at large d is ``outer_products``: the packed per-row outer products
-(n, q(q+1)/2), q = d + 1, built (with two temporaries of the same size) by ``fit``,
-``fit_subsets``, ``hessian`` and ``newton_step``, even on the truncated-Newton path that never
-uses them.
+OOM killer. The packed per-row outer products (n, q(q+1)/2), q = d + 1, are built only on the
+direct (Hessian) path and only below ``_math.OUTER_BYTES`` (1 GiB); the truncated-Newton path
+never builds them, and above the cap Hessians are formed from X directly.
 
 Usage
 -----
@@ -46,7 +45,7 @@ import numpy as np
 import torch
 
 import modelpred_theory as mpt
-from modelpred_theory.learners.base import _CG_MIN_P
+from modelpred_theory.learners._math import OUTER_BYTES
 
 GB = 2.0**30
 # (kind, n, d, K); K = 2 is binary
@@ -106,25 +105,33 @@ class PeakMemory:
 def predict_gb(step: str, n: int, d: int, K: int, k: int, learner) -> float:
     """Dominant arrays of a step, in GiB (float64 = 8 bytes).
 
-    outer: 3 n q(q+1)/2 (the packed outer products and the two column gathers that build it);
-    data: n d; per-sample gradients: 2 n p (G and H^{-1} G); chunked Hessians: k_c p^2 (k_c the
-    learner's chunk); the data generator's QR and products: 5 n d (measured 2.9 GiB at
-    n = 10^5, d = 784).
+    outer: 3 n q(q+1)/2 (the packed outer products and the two column gathers that build it),
+    built only on the direct (Hessian) path and only while the table fits in
+    ``_math.OUTER_BYTES``; otherwise each chunk's Hessians come from X directly (k_c n q
+    temporaries). data: n d; per-sample gradients: 2 n p (G and H^{-1} G); chunked Hessians:
+    2 k_c p^2 (k_c the learner's chunk); the CG path's per-subset curvatures 6 n K^2; the data
+    generator's QR and products: 5 n d (measured 2.9 GiB at n = 10^5, d = 784).
     """
     q = d + 1
     Kp = 1 if K == 2 else K
     p = Kp * q
-    outer = 3.0 * n * q * (q + 1) / 2
-    kc = min(k, learner.default_chunk_size(n, p, Kp))
-    hess = 0.0 if (p >= _CG_MIN_P and step == "fit_subsets") else kc * p * p * 2
+    cg = learner.uses_cg(p) and step == "fit_subsets"
+    table = 8 * n * q * (q + 1) / 2 <= OUTER_BYTES
+    outer = 0.0 if (cg or not table) else 3.0 * n * q * (q + 1) / 2
+    chunk = learner.default_chunk_size if step == "fit_subsets" else learner.hessian_chunk_size
+    kc = min(k, chunk(n, p, Kp))
+    if cg:
+        work = kc * (6.0 * n * Kp * Kp + 3.0 * n * Kp + 16.0 * p)
+    else:
+        work = kc * p * p * 2 + (0.0 if table else kc * n * q)
     if step == "generate":
         words = 5.0 * n * d
     elif step == "fit_subsets":
-        words = outer + hess + 2.0 * k * n
+        words = outer + work + 2.0 * k * n
     elif step == "influence":
-        words = outer + 3.0 * n * p + 2.0 * p * p + k * n
+        words = outer + (0.0 if table else n * q) + 3.0 * n * p + 2.0 * p * p + k * n
     else:  # newton_step
-        words = outer + hess + 2.0 * k * n
+        words = outer + work + 2.0 * k * n
     return 8.0 * words / GB
 
 

@@ -9,13 +9,15 @@ instead of learning :math:`\theta(S)`, learn what the base misses:
 
 .. math::
 
-   \hat\theta(S) = \mathrm{base}(S) + \alpha(t)\, t^2\, g(S), \qquad t = 1 - |S|/n,
+   \hat\theta(S) = \mathrm{base}(S) + \alpha(t)\, t\, g(S), \qquad t = 1 - |S|/n,
 
-with :math:`g` a DeepSets trained on the residual :math:`(\theta(S) - \mathrm{base}(S)) / t^2`.
-Both bases are exact on the pool itself and their error is second order in the change of
-weights, so the residual is :math:`O(t^2)`: the factor :math:`t^2` makes the correction vanish
-where the base is exact, and :math:`\alpha(t) \in [0, 1]`, chosen per size bin on held-out
-pairs, falls back to the base wherever the correction did not help.
+with :math:`g` a DeepSets trained on the residual :math:`(\theta(S) - \mathrm{base}(S)) / t`.
+Both bases are exact on the pool itself and their error is second order in the removed
+gradient sum; for a random removed set its squared norm has a part linear in the number
+removed, so the residual is :math:`O(t/n + t^2)`. Dividing by :math:`t` leaves a bounded
+target that still vanishes on the pool, the factor :math:`t` makes the correction exactly zero
+there, and :math:`\alpha(t) \in [0, 1]`, chosen per size bin on held-out pairs, falls back to the
+base wherever the correction did not help.
 
 Everything below is scored against exact refits of the same subsets (sum convention:
 :math:`F_S(\theta) = \sum_{i\in S}\ell_i(\theta) + \tfrac{\lambda}{2}\lVert P\theta\rVert^2`).

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 import modelpred_theory as mpt
 from modelpred_theory.baselines import influence, newton_step
@@ -269,3 +270,36 @@ def test_string_labels_keep_their_classes_through_predict_sets_and_save(tmp_path
     assert ModelPred.load(tmp_path / "s").classes_.tolist() == ["cat", "dog", "emu"]
     with pytest.raises(ValueError, match="classes"):
         model.predict_sets([(X[:5], np.array(["cat", "dog", "yak", "emu", "cat"]))])
+
+
+# ------------------------------------------------------------------------------ devices
+def test_modelpred_device_is_checked_before_work_and_auto_is_cpu_here():
+    learner = mpt.learners.LogisticRegression(lam=1.0)
+    for bad in ("tpu", 3, "meta"):
+        with pytest.raises(ValueError, match="device"):
+            ModelPred(learner, device=bad)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            ModelPred(learner, device="cuda")
+        model = ModelPred(learner, device="auto", epochs=1, progress=False)
+        assert model.device == "cpu" and model.label_device is None
+
+
+@pytest.mark.gpu
+def test_modelpred_on_cuda_matches_cpu():
+    """Labels on the device are the same float64 minimisers; training differs only by float32
+    kernels, so the two models agree to the network's own error scale."""
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    X, y = _binary()
+    learner = mpt.learners.LogisticRegression(lam=1.0)
+    kw = {"base": "newton", "epochs": 3, "n_permutations": 6, "step": 4, "min_size": 20,
+          "progress": False}
+    cpu = ModelPred(learner, seed=0, **kw).fit(X, y)
+    gpu = ModelPred(learner, seed=0, device="cuda", **kw).fit(X, y)
+    np.testing.assert_allclose(gpu.pairs_.thetas, cpu.pairs_.thetas, rtol=1e-8, atol=1e-10)
+    masks = cpu.pairs_.masks[:10]
+    a, b = cpu.predict(X, y, masks), gpu.predict(X, y, masks)
+    assert np.abs(a - b).max() <= 1e-3 * np.abs(a).max()
+    with pytest.raises(ValueError, match="n_jobs=2"):
+        ModelPred(learner, device="cuda", n_jobs=2)

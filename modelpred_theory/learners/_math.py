@@ -74,7 +74,7 @@ class BatchedMath:
         K = K or Theta.shape[1] // Xa.shape[1]
         if outer is None:
             outer = packed_outer_or_none(X)
-        _, _, A = self._link(self._margins(Theta, Xa, K), y, "hess")  # shape: (k, n, K, K)
+        _, _, A = self._link(self._margins(Theta, Xa, K), y, "curv")  # shape: (k, n, K, K)
         if outer is None:
             return self._hessian_direct(A, W, Xa, Theta)
         return self._hessian_from_curvature(A, W, outer, Theta)
@@ -126,7 +126,7 @@ class BatchedMath:
         """Hessian-vector products H_S(theta_k) v_k without forming H: (k, p)."""
         Xa = augment(X)
         K = K or Theta.shape[1] // Xa.shape[1]
-        _, _, A = self._link(self._margins(Theta, Xa, K), y, "hess")
+        _, _, A = self._link(self._margins(Theta, Xa, K), y, "curv")
         out = self._curvature_product(W[:, :, None, None] * A, Xa, V, K)
         return out + self.lam * self._pen(Theta, X.shape[1], K) * V
 

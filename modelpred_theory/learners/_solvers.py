@@ -95,7 +95,7 @@ class NewtonSolver:
         Xa = augment(Xt)
         k, p = Ta.shape
         if A is None:  # curvatures d^2 loss / dZ^2 at Ta, unless the caller has them
-            _, _, A = self._link(self._margins(Ta, Xa, K), yt, "hess")
+            _, _, A = self._link(self._margins(Ta, Xa, K), yt, "curv")
         WA = Wa[:, :, None, None] * A  # shape: (k, n, K, K)
         pen = self.lam * self._pen(Ta, Xt.shape[1], K)
         diag = torch.einsum("kna,ni->kai", torch.diagonal(WA, dim1=2, dim2=3), Xa**2)
@@ -144,12 +144,14 @@ class NewtonSolver:
         Margins are linear in theta, so a trial point's margins are Za + t * Z(step): one
         margin product per Newton step, whatever the number of trials. A subset whose objective
         stays above the Armijo line for every trial step keeps its current point (the next
-        gradient test then reports it unconverged, never converged).
+        gradient test then reports it unconverged, never converged). Also returns the objective
+        at the accepted points (k_a,), so the next iteration need not evaluate the loss again.
         """
         Zs = self._margins(step, Xa, K)  # shape: (k_a, n, K)
         slope = (G * step).sum(1)
         t = torch.ones(Ta.shape[0], dtype=DTYPE, device=Ta.device)
         new = Ta.clone()
+        f_new = f0.clone()
         idx = None  # None: every subset still searching (the full step, no gathers)
         for _ls in range(_MAX_HALVINGS):
             if idx is None:
@@ -163,11 +165,12 @@ class NewtonSolver:
             ok = f1 <= f0i + 1e-4 * ti * si + _ARMIJO_SLACK * f0i.abs()
             rows = torch.nonzero(ok).squeeze(1) if idx is None else idx[ok]
             new[rows] = cand[ok]
+            f_new[rows] = f1[ok]
             idx = torch.nonzero(~ok).squeeze(1) if idx is None else idx[~ok]
             if idx.numel() == 0:
                 break
             t[idx] *= 0.5
-        return new
+        return new, f_new
 
     def _newton(self, Xt, yt, W, Theta, K, outer=None):
         """Batched damped Newton on k subsets; stops per subset on the relative residual.
@@ -196,11 +199,14 @@ class NewtonSolver:
         u = None if u is None else u.to(dev)
         Theta = self._start(self._fix_gauge(Theta.clone(), d, K), Xt, yt, W, K)
         Xa = augment(Xt)
+        # F_S at the current points, carried over from the line search (None: not known yet)
+        f_all = None
         for _ in range(self.max_iter + 1):
             Ta, Wa = Theta[active], W[active]
             Za = self._margins(Ta, Xa, K)  # shape: (k_a, n, K)
-            # one pass of the loss: objective, gradient and curvature at the current points
-            loss, dZ, *rest = self._link(Za, yt, "hess")
+            # one pass of the loss: gradient and curvature (and the objective, until known)
+            need = "hess" if f_all is None and not self.quadratic else "curv"
+            loss, dZ, *rest = self._link(Za, yt, need)
             G = self._grad_from(dZ, Wa, Xa, Ta, K)
             gn = G.norm(dim=1)
             gn = torch.where(torch.isfinite(gn), gn, torch.full_like(gn, float("inf")))
@@ -213,8 +219,8 @@ class NewtonSolver:
                 unmet = unmet | scaled
             keep = unmet & torch.isfinite(gn)
             if not bool(keep.all()):
-                active, Ta, Wa, G, Za, loss = (active[keep], Ta[keep], Wa[keep], G[keep],
-                                               Za[keep], loss[keep])
+                active, Ta, Wa, G, Za = active[keep], Ta[keep], Wa[keep], G[keep], Za[keep]
+                loss = None if loss is None else loss[keep]
                 rest = [r[keep] for r in rest]
             if active.numel() == 0 or int(n_iter[active].max()) >= self.max_iter:
                 break
@@ -228,16 +234,19 @@ class NewtonSolver:
             finite = torch.isfinite(step).all(dim=1)
             if not bool(finite.all()):  # no usable curvature: report inf, stop the subset
                 gnorm[active[~finite]] = float("inf")
-                active, Ta, Wa, G, step, Za, loss = (active[finite], Ta[finite], Wa[finite],
-                                                     G[finite], step[finite], Za[finite],
-                                                     loss[finite])
+                active, Ta, Wa, G, step, Za = (active[finite], Ta[finite], Wa[finite],
+                                               G[finite], step[finite], Za[finite])
+                loss = None if loss is None else loss[finite]
                 if active.numel() == 0:
                     break
             if self.quadratic:
                 Theta[active] = self._fix_gauge(Ta + step, d, K)
             else:
-                f0 = self._objective_from(loss, Wa, Ta, K)
-                new = self._line_search(Ta, Za, step, G, f0, Xa, yt, Wa, K)
+                if f_all is None:
+                    f_all = torch.full((k,), float("nan"), dtype=DTYPE, device=dev)
+                    f_all[active] = self._objective_from(loss, Wa, Ta, K)
+                new, f_all[active] = self._line_search(Ta, Za, step, G, f_all[active], Xa, yt,
+                                                       Wa, K)
                 Theta[active] = self._fix_gauge(new, d, K)
             n_iter[active] += 1
         converged = torch.isfinite(gnorm) & torch.isfinite(tol_abs) & (gnorm <= tol_abs) & met_s

@@ -159,8 +159,10 @@ class ConvexLearner(BatchedMath, NewtonSolver, FrontEnd, Fitting, ABC):
     def _link(self, Z: torch.Tensor, y: torch.Tensor, need: str):
         """Per-sample loss quantities from margins Z (k, n, K).
 
-        need: "loss" -> (k, n); "grad" -> (loss (k, n), dZ (k, n, K));
-        "hess" -> (loss, dZ, A) with A (k, n, K, K) the curvature d^2 loss / dZ^2.
+        need: "loss" -> (k, n); "grad" -> (loss (k, n) or None, dZ (k, n, K));
+        "hess" -> (loss, dZ, A) with A (k, n, K, K) the curvature d^2 loss / dZ^2;
+        "curv" -> as "hess", the loss may be None (callers that do not need it: a learner
+        whose loss is costly, e.g. logistic's float64 softplus, skips it).
         """
 
     def _needs_all_classes(self) -> bool:

@@ -95,29 +95,36 @@ class LogisticRegression(ConvexLearner):
         return not self.penalize_intercept
 
     def _link(self, Z, y, need):
-        """need "loss": loss; "grad": (None, dZ), no loss (float64 softplus / logsumexp cost
-        several times the derivatives and every "grad" caller discards it); "hess": all three."""
+        """need "loss": loss; "grad": (None, dZ); "curv": (None, dZ, A); "hess": all three.
+
+        The loss is skipped where the caller does not need it: float64 softplus / logsumexp cost
+        several times the derivatives.
+        """
         K = Z.shape[-1]
         if K == 1:
             z = Z[..., 0]  # shape: (k, n)
-            if need == "grad":
-                return None, (torch.sigmoid(z) - y)[..., None]
+            if need in ("grad", "curv"):
+                s = torch.sigmoid(z)
+                if need == "grad":
+                    return None, (s - y)[..., None]
+                return None, (s - y)[..., None], (s * (1 - s))[..., None, None]
             loss = torch.nn.functional.softplus(z) - y * z
             if need == "loss":
                 return loss
             s = torch.sigmoid(z)
             return loss, (s - y)[..., None], (s * (1 - s))[..., None, None]
-        if need == "grad":
-            onehot = torch.nn.functional.one_hot(y, K).to(Z.dtype)
-            return None, torch.softmax(Z, dim=-1) - onehot
-        lse = torch.logsumexp(Z, dim=-1)  # shape: (k, n)
-        zy = torch.gather(Z, -1, y.expand(Z.shape[0], -1)[..., None])[..., 0]
-        loss = lse - zy
-        if need == "loss":
-            return loss
+        loss = None
+        if need not in ("grad", "curv"):
+            lse = torch.logsumexp(Z, dim=-1)  # shape: (k, n)
+            zy = torch.gather(Z, -1, y.expand(Z.shape[0], -1)[..., None])[..., 0]
+            loss = lse - zy
+            if need == "loss":
+                return loss
         S = torch.softmax(Z, dim=-1)  # shape: (k, n, K)
         onehot = torch.nn.functional.one_hot(y, K).to(Z.dtype)
         dZ = S - onehot
+        if need == "grad":
+            return None, dZ
         A = torch.diag_embed(S) - S[..., :, None] * S[..., None, :]  # shape: (k, n, K, K)
         return loss, dZ, A
 

@@ -47,7 +47,7 @@ def labelled_pairs(model, X, y, K, masks, thetas, groups):
             raise ValueError("thetas/groups were given without masks")
         pairs = generate_pairs(model.learner, X, y, rng=model.seed, cache_dir=model.cache_dir,
                                progress=model.progress, n_jobs=model.n_jobs,
-                               **model.sampler_params)
+                               device=model.label_device, **model.sampler_params)
         return pairs.masks, pairs.thetas, pairs.groups, pairs
     M = _subsets.check_masks(masks, n)
     k = M.shape[0]
@@ -59,7 +59,8 @@ def labelled_pairs(model, X, y, K, masks, thetas, groups):
             raise ValueError(f"groups must have shape ({k},), got {G.shape}")
     if thetas is None:
         T, _, _ = label_masks(model.learner, X, y, M, cache_dir=model.cache_dir,
-                              progress=model.progress, n_jobs=model.n_jobs)
+                              progress=model.progress, n_jobs=model.n_jobs,
+                              device=model.label_device)
         return M, T, G, None
     T = np.asarray(thetas, dtype=np.float64)
     if T.shape != (k, p):

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from ..learners import base as _lbase
+from ..learners._tensors import resolve_device
 from ..learners._validation import check_weight_matrix, check_X
 from ._settings import auto_rho, build_settings, check_pos, learner_from_spec
 from .bases import ResidualGate, make_base
@@ -76,8 +77,8 @@ class ModelPred:
         The classical approximation the network corrects (``setfn.bases``). "newton" (one exact
         Newton step from the pool fit) is the default because it is the most accurate base and
         the hybrid over it was the most accurate predictor measured (breast_cancer, ``modelpred
-        demo``: 0.115% median relative error against 0.58% for the Newton step alone, 0.63% over
-        influence and 0.60% with no base). Its batched Hessians cost O(|S| p^2 + p^3) per subset,
+        demo``: 0.031% median relative error against 0.58% for the Newton step alone, 0.22% over
+        influence and 0.78% with no base). Its batched Hessians cost O(|S| p^2 + p^3) per subset,
         about an exact fit's first iteration, so where prediction speed matters more than
         accuracy (large p) pass "influence" (one GEMM for all subsets). None is the
         paper's method (predict theta(S) directly); ``PAPER_SETTINGS`` uses it.
@@ -103,6 +104,11 @@ class ModelPred:
         Pair generation used by ``fit(X, y)`` without given pairs (``generate_pairs``).
     cache_dir : path or None
         Disk cache for the generated labels (resumable).
+    device : {"cpu", "cuda", "auto"} or torch.device, default="cpu"
+        Where the exact labels are solved (float64), the network is trained (float32; the
+        regularisers in float64) and the network part of predictions runs (float64). The
+        classical base, certificates and saved weights stay on the CPU; ``load`` returns a CPU
+        model (set ``model.device`` to move its predictions).
     n_jobs : int or None, default=None
         Label the pairs over this many joblib workers (``setfn.label_masks``; the engine is
         joblib's active backend: loky processes, or Dask / Ray through
@@ -130,7 +136,7 @@ class ModelPred:
                  sampler: str = "permutation", n_permutations: int = 40, n_subsets: int = 10000,
                  min_size: int | None = None, max_size: int | None = None, step: int = 1,
                  cache_dir: str | os.PathLike | None = None, n_jobs: int | None = None,
-                 progress: bool = True):
+                 device="cpu", progress: bool = True):
         if not isinstance(learner, _lbase.ConvexLearner):
             raise ValueError(f"learner must be a ConvexLearner, got {type(learner).__name__}")
         if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
@@ -154,8 +160,27 @@ class ModelPred:
         self.seed = int(seed)
         self.cache_dir = cache_dir
         self.n_jobs = check_n_jobs(n_jobs)
+        self._device = resolve_device(device)  # a bad device fails here, before any work
+        if self.n_jobs not in (None, 1) and self._device.type != "cpu":
+            raise ValueError(f"n_jobs={n_jobs} labels in CPU processes; it cannot be combined "
+                             f"with device={device!r} (use one or the other)")
         self.progress = bool(progress)
         self._reset()
+
+    @property
+    def device(self) -> str:
+        """Where labels, training and the network's predictions run (see the class docs)."""
+        return str(self._device)
+
+    @device.setter
+    def device(self, value) -> None:
+        self._device = resolve_device(value)
+        self._net64 = None
+
+    @property
+    def label_device(self):
+        """The device for the exact labels: None (the learner's default, CPU) on the CPU."""
+        return None if self._device.type == "cpu" else self._device
 
     def _reset(self):
         self.net_: DeepSets | None = None
@@ -194,7 +219,7 @@ class ModelPred:
 
     def _net_eval(self) -> DeepSets:
         if self._net64 is None:
-            self._net64 = copy.deepcopy(self.net_).to(torch.float64).eval()
+            self._net64 = copy.deepcopy(self.net_).to(torch.float64).to(self._device).eval()
         return self._net64
 
     # ------------------------------------------------------------------ training
@@ -284,12 +309,12 @@ class ModelPred:
     # ------------------------------------------------------------------ prediction
     def _net_out(self, Z, W) -> np.ndarray:
         """g(S) in theta units (shift + scale z) for masks W over encoded rows Z: (k, p)."""
-        net = self._net_eval()
+        net, dev, f64 = self._net_eval(), self._device, torch.float64
         with torch.no_grad():
-            H = net.embed(torch.as_tensor(Z, dtype=torch.float64))  # shape: (n, width)
+            H = net.embed(torch.as_tensor(Z, dtype=f64, device=dev))  # shape: (n, width)
             return np.concatenate([
-                net.forward_masks(torch.as_tensor(W[s:s + _PREDICT_CHUNK], dtype=torch.float64),
-                                  H).numpy()
+                net.forward_masks(torch.as_tensor(W[s:s + _PREDICT_CHUNK], dtype=f64,
+                                                  device=dev), H).cpu().numpy()
                 for s in range(0, W.shape[0], _PREDICT_CHUNK)])
 
     def _base_for(self, X, y, y_enc, K):
@@ -395,9 +420,10 @@ class ModelPred:
                                               self._training_codes(np.concatenate(ys)))
         ends = np.cumsum(sizes)
         Zp, mask = pad_sets([Z_all[e - m:e] for e, m in zip(ends, sizes, strict=True)])
-        net = self._net_eval()
+        net, dev = self._net_eval(), self._device
         with torch.no_grad():
-            g = net.forward_padded(torch.as_tensor(Zp), torch.as_tensor(mask)).numpy()
+            g = net.forward_padded(torch.as_tensor(Zp, device=dev),
+                                   torch.as_tensor(mask, device=dev)).cpu().numpy()
         W = np.zeros((len(sets), X_all.shape[0]))
         for j, (e, m) in enumerate(zip(ends, sizes, strict=True)):
             W[j, e - m:e] = 1.0

@@ -53,11 +53,11 @@ def relative_error(thetas_hat, thetas) -> np.ndarray:
 class _Regularisers:
     """R_opt and R_util of a batch, from the learner's own gradient and objective (float64)."""
 
-    def __init__(self, learner, X, y_enc, K, scale, M_tr, T_tr):
+    def __init__(self, learner, X, y_enc, K, scale, M_tr, T_tr, dev):
         n, d = X.shape
         lam = learner.lam
         self.learner, self.K, self.lam = learner, K, lam
-        self.Xt, self.yt = learner._tensors(X, y_enc)
+        self.Xt, self.yt = learner._tensors(X, y_enc, device=dev)
         theta_full = learner.fit(X, y_enc).theta
         Hf = learner.hessian(theta_full, X, y_enc)
         pen = learner.penalty_vector(d, K).numpy()
@@ -65,17 +65,17 @@ class _Regularisers:
         C = 0.5 * (C + C.T)
         c, Q = np.linalg.eigh(C)
         c = np.maximum(c, CURV_FLOOR * max(c.max(), 1e-300))
-        self.Q, self.c = torch.as_tensor(Q), torch.as_tensor(c)
-        self.scale = torch.as_tensor(scale)  # shape: (p,)
+        self.Q, self.c = torch.as_tensor(Q, device=dev), torch.as_tensor(c, device=dev)
+        self.scale = torch.as_tensor(scale, device=dev)  # shape: (p,)
         # E[2 (F_S(theta + scale z) - F_S(theta))] ~ sum_j H_jj scale_j^2 E[z_j^2] with
         # H_jj ~ |S| C_jj + lam P_j: the per-subset normaliser of the utility gap.
         self.u_a = float(np.sum(np.diag(C) * scale**2))
         self.u_b = float(lam * np.sum(pen * scale**2))
-        W64 = torch.as_tensor(M_tr, dtype=torch.float64)
+        W64 = torch.as_tensor(M_tr, dtype=torch.float64, device=dev)
         with torch.no_grad():
             self.F_star = torch.cat([
-                learner.batch_objective(torch.as_tensor(T_tr[s:s + _CHUNK]), self.Xt, self.yt,
-                                        W64[s:s + _CHUNK], K)
+                learner.batch_objective(torch.as_tensor(T_tr[s:s + _CHUNK], device=dev), self.Xt,
+                                        self.yt, W64[s:s + _CHUNK], K)
                 for s in range(0, len(T_tr), _CHUNK)]) if len(T_tr) else torch.zeros(0)
 
     def r_opt(self, th, W, s):
@@ -161,7 +161,7 @@ def _step_loss(net, H, center, batch, idx, reg, w):
 def _evaluate(net, Zt, Wva, Bva, Sva, Tva):
     net.eval()
     with torch.no_grad():
-        out = net.forward_masks(Wva, net.embed(Zt)).double().numpy()
+        out = net.forward_masks(Wva, net.embed(Zt)).double().cpu().numpy()
     err = relative_error(Bva + Sva[:, None] * out, Tva)
     return float(err.mean()), float(np.median(err))
 
@@ -194,36 +194,40 @@ def train_network(model, X, y_enc, Z, K, M, T, B, S, tr, va, U=None, BU=None, SU
 
     Returns
     -------
-    net : DeepSets (float32, eval mode, best validation state restored)
+    net : DeepSets (float32, on the CPU, eval mode, best validation state restored)
     history : list of dict
     info : dict (best_epoch, best_val_score, train_time_s, steps)
     """
     tp = model.train_params
-    gen = torch.Generator().manual_seed(model.seed)
+    dev = model._device
+    gen = torch.Generator().manual_seed(model.seed)  # CPU generator: same draws on any device
     p = T.shape[1]
     net = DeepSets(Z.shape[1], p, seed=gen, **model.arch)
     Ztr_np, shift, scale = _targets(T, B, S, tr)
     net.set_output_scaling(shift, scale)
     net.set_pool_scale(1.0 / X.shape[0])
+    net = net.to(dev)
     w = _weights(tp, net)
     reg = None
     if w["kappa"] > 0 or w["util"] > 0:
-        reg = _Regularisers(model.learner, X, y_enc, K, scale, M[tr], T[tr])
+        reg = _Regularisers(model.learner, X, y_enc, K, scale, M[tr], T[tr], dev)
     f32 = torch.float32
-    Zt = torch.as_tensor(Z, dtype=f32)
+
+    def on(a, dtype=None):
+        return None if a is None else torch.as_tensor(a, dtype=dtype, device=dev)
+
+    Zt = on(Z, f32)
     use_u = w["kappa"] > 0 and U is not None
-    batch = _Batches(torch.as_tensor(M[tr], dtype=f32), torch.as_tensor(Ztr_np, dtype=f32),
-                     torch.as_tensor(B[tr]), torch.as_tensor(S[tr]),
-                     torch.as_tensor(U, dtype=f32) if use_u else None,
-                     torch.as_tensor(BU) if use_u else None,
-                     torch.as_tensor(SU) if use_u else None,
-                     min(tp["batch_size"], tr.size), gen)
+    batch = _Batches(on(M[tr], f32), on(Ztr_np, f32), on(B[tr]), on(S[tr]),
+                     on(U, f32) if use_u else None, on(BU) if use_u else None,
+                     on(SU) if use_u else None, min(tp["batch_size"], tr.size), gen)
     centred = net.pooling == "centred"
     if centred:
         with torch.no_grad():
             net.set_center(net.embed(Zt).mean(0))
-    val = (torch.as_tensor(M[va], dtype=f32), B[va], S[va], T[va])
-    return _loop(model, net, Zt, batch, reg, w, val, centred)
+    val = (on(M[va], f32), B[va], S[va], T[va])
+    net, history, info = _loop(model, net, Zt, batch, reg, w, val, centred)
+    return net.to("cpu"), history, info
 
 
 def _loop(model, net, Zt, batch, reg, w, val, centred):
