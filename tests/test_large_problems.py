@@ -107,3 +107,22 @@ def test_gradient_link_skips_the_loss():
         _, dZ_h, _ = lrn._link(Z, yt, "hess")
         assert loss is None
         torch.testing.assert_close(dZ, dZ_h, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("pen", [False, True])
+def test_newton_step_on_the_cg_path_equals_the_direct_solve(pen, monkeypatch):
+    """At p >= 256 the Newton system is solved by CG to relative residual 1e-11, not by
+    forming (p, p) Hessians; the step is the same to ~1e-9 (multinomial, gauge included)."""
+    import modelpred_theory.learners._solvers as solvers
+
+    X, y = _data("multi", n=120, d=70)
+    learner = LogisticRegression(1.0, penalize_intercept=pen)
+    assert learner.uses_cg(learner.param_dim(X, y))
+    masks = np.random.default_rng(5).random((6, 120)) < 0.6
+    masks[:, :4] = True
+    cg = newton_step(learner, X, y, masks)
+    monkeypatch.setattr(solvers, "_CG_MIN_P", 10**9)
+    direct = newton_step(learner, X, y, masks)
+    assert not np.array_equal(cg, direct)  # two different solves ran
+    rel = np.linalg.norm(cg - direct, axis=1) / np.linalg.norm(direct, axis=1)
+    assert rel.max() < 1e-9

@@ -74,7 +74,7 @@ def newton_step(learner, X, y, masks, base_mask=None, *, theta_base=None,
     W = check_subsets(learner, masks, X, y_enc, K)
     wb = check_base_mask(base_mask, n)
     if chunk_size is None:
-        chunk_size = learner.hessian_chunk_size(n, p, K)
+        chunk_size = step_chunk_size(learner, n, p, K)
     if isinstance(chunk_size, bool) or not (isinstance(chunk_size, int | np.integer)
                                             and chunk_size >= 1):
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
@@ -82,6 +82,21 @@ def newton_step(learner, X, y, masks, base_mask=None, *, theta_base=None,
     out = newton_step_from(learner, theta, Xt, yt, W, K, chunk_size=chunk_size,
                            progress=progress)
     return check_finite_result(out, "newton_step")
+
+
+# Relative residual ||H s - g|| / ||g|| to which the CG path (p >= 256) solves the Newton system.
+# Reason: the direct path's Cholesky solve is accurate to ~1e-13; 1e-11 keeps the step's own
+# error far below any approximation error it is compared with, in ~2 sqrt(kappa) ln(1e11) CG
+# iterations.
+_STEP_RTOL = 1e-11
+
+
+def step_chunk_size(learner, n: int, p: int, K: int) -> int:
+    """Subsets per chunk of a Newton step: the solver's CG-path chunk at large p, else the
+    Hessian-sized chunk."""
+    if learner.uses_cg(p):
+        return learner.default_chunk_size(n, p, K)
+    return learner.hessian_chunk_size(n, p, K)
 
 
 def newton_step_from(learner, theta, Xt, yt, W, K: int, *, chunk_size: int,
@@ -105,7 +120,8 @@ def newton_step_from(learner, theta, Xt, yt, W, K: int, *, chunk_size: int,
     """
     d = Xt.shape[1]
     k, p = W.shape[0], K * (d + 1)
-    outer = packed_outer_or_none(Xt)  # shape: (m, q(q+1)/2), None at large d (direct Hessians)
+    cg = learner.uses_cg(p)  # large p: no (p, p) Hessians, as in the exact solver
+    outer = None if cg else packed_outer_or_none(Xt)  # (m, q(q+1)/2); None at large d
     u = learner._gauge_direction(d, K)
     out = np.empty((k, p))
     starts = range(0, k, chunk_size)
@@ -119,10 +135,14 @@ def newton_step_from(learner, theta, Xt, yt, W, K: int, *, chunk_size: int,
             Wc = _as_tensor(W[s:e])
             Theta = broadcast_theta(theta, e - s)
             G = learner.batch_grad(Theta, Xt, yt, Wc, K)  # shape: (k_c, p)
-            H = learner.batch_hessian(Theta, Xt, yt, Wc, K, outer=outer)  # shape: (k_c, p, p)
             if u is not None:
                 G = G - (G @ u)[:, None] * u[None, :]
-            step = learner._solve(regularise_gauge(H, u), G)
+            if cg:  # H s = G by CG on Hessian-vector products, to relative residual _STEP_RTOL
+                step = -learner._cg_step(Theta, Xt, yt, Wc, K, G, G.norm(dim=1), None, u,
+                                         rtol=_STEP_RTOL)
+            else:
+                H = learner.batch_hessian(Theta, Xt, yt, Wc, K, outer=outer)  # (k_c, p, p)
+                step = learner._solve(regularise_gauge(H, u), G)
             out[s:e] = learner._fix_gauge(Theta - step, d, K).numpy()
     return out
 

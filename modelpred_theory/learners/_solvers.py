@@ -85,12 +85,14 @@ class NewtonSolver:
         c = torch.cat([c, torch.ones(1, dtype=c.dtype, device=c.device)])
         return c.repeat(K)  # shape: (p,)
 
-    def _cg_step(self, Ta, Xt, yt, Wa, K, G, gn, scale, u, A=None) -> torch.Tensor:
+    def _cg_step(self, Ta, Xt, yt, Wa, K, G, gn, scale, u, A=None, rtol=None) -> torch.Tensor:
         """Truncated Newton step: solve H s = -G by Jacobi-preconditioned CG, per subset.
 
         Stops subset j when ||H s + G|| <= eta_j ||G_j||, eta_j = min(0.5, sqrt(||G_j|| /
-        scale_j)). The gauge direction u (multinomial, unpenalised intercepts) gets curvature
-        c u u^T as in the direct solve. Every CG iterate is a descent direction.
+        scale_j)), or eta_j = rtol when given (an exact Newton step to that relative residual,
+        e.g. ``baselines.newton_step`` at large p). The gauge direction u (multinomial,
+        unpenalised intercepts) gets curvature c u u^T as in the direct solve. Every CG iterate
+        is a descent direction.
         """
         Xa = augment(Xt)
         k, p = Ta.shape
@@ -110,7 +112,7 @@ class NewtonSolver:
                 out = out + c[:, None] * u * (V @ u)[:, None]
             return out
 
-        target = torch.clamp(torch.sqrt(gn / scale), max=0.5) * gn
+        target = (torch.clamp(torch.sqrt(gn / scale), max=0.5) if rtol is None else rtol) * gn
         floor = torch.finfo(DTYPE).tiny
         x = torch.zeros_like(G)
         r = -G

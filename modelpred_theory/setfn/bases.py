@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ..baselines._common import HessianSolver
-from ..baselines.newton import newton_step_from
+from ..baselines.newton import newton_step_from, step_chunk_size
 
 __all__ = ["BASES", "ClassicalBase", "ResidualGate", "make_base"]
 
@@ -254,7 +254,7 @@ def _newton_from(learner, theta0, X, y_enc, K: int, W: np.ndarray) -> np.ndarray
     """
     Xt, yt = learner._tensors(X, y_enc)
     p = K * (X.shape[1] + 1)
-    chunk = max(1, min(512, learner.hessian_chunk_size(X.shape[0], p, K)))
+    chunk = max(1, min(512, step_chunk_size(learner, X.shape[0], p, K)))
     return newton_step_from(learner, np.asarray(theta0, dtype=np.float64), Xt, yt,
                             np.asarray(W, dtype=np.float64), K, chunk_size=chunk)
 
