@@ -372,6 +372,7 @@ def test_demo_quick_smoke(tmp_path):
         assert 0.0 <= m["certificate_finite"] <= 1.0
     assert methods["exact retraining"]["median_rel_err"] == 0.0
     assert res["targets"]["certificate_coverage_all"] is True
+    assert {"newton_hybrid_le_0.1pct", "hybrids_beat_raw_model_and_base"} <= set(res["targets"])
     assert res["predict_then_correct"]["max_residual"] <= 1e-10
     assert cli.main(["demo", "--seed", "-1"]) == 2
 
