@@ -89,10 +89,10 @@ def test_cg_path_never_builds_the_table_and_sizes_chunks_without_hessians(monkey
     res = learner.fit_subsets(X, y, masks, return_info=True)
     assert calls == [] and res.converged.all()
     # chunking: the CG path holds (n, K, K) curvatures per subset, not a (p, p) Hessian
-    n, K, p_big = 20000, 10, 10 * 785
+    n, K, p_big = 5000, 10, 10 * 785
     cg_chunk = learner.default_chunk_size(n, p_big, K)
     assert cg_chunk > learner.hessian_chunk_size(n, p_big, K) == 1
-    assert 8 * (6 * n * K * K + 3 * n * K + 16 * p_big) * cg_chunk <= 256 * 2**20
+    assert 8 * (6 * n * K * K + 3 * n * K + 16 * p_big) * cg_chunk <= 64 * 2**20
     assert Ridge(1.0).default_chunk_size(n, 785, 1) == Ridge(1.0).hessian_chunk_size(n, 785, 1)
 
 

@@ -465,3 +465,19 @@ def test_cuda_fits_equal_cpu_in_float64(kind, make):
         learner.fit(X, y, device=f"cuda:{torch.cuda.device_count()}")
     with pytest.raises(ValueError, match="n_jobs=2 .* device"):
         learner.fit_subsets(X, y, masks, device="cuda", n_jobs=2)
+
+
+def test_pool_warm_start_gives_the_same_minimisers_in_fewer_iterations(cancer):
+    X, y = cancer
+    learner = LogisticRegression(1.0)
+    rng = np.random.default_rng(11)
+    masks = rng.random((40, len(y))) < 0.9  # near the pool: the pool fit is a close start
+    masks[:, :2] = True
+    cold = learner.fit_subsets(X, y, masks, return_info=True)
+    warm = learner.fit_subsets(X, y, masks, theta0="pool", return_info=True)
+    assert warm.converged.all()
+    rel = np.linalg.norm(warm.thetas - cold.thetas, axis=1) / np.linalg.norm(cold.thetas, axis=1)
+    assert rel.max() < SELF_RTOL
+    assert warm.n_iter.mean() < cold.n_iter.mean()
+    with pytest.raises(ValueError, match="theta0 must be an array or 'pool'"):
+        learner.fit_subsets(X, y, masks, theta0="full")
