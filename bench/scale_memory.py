@@ -108,7 +108,8 @@ def predict_gb(step: str, n: int, d: int, K: int, k: int, learner) -> float:
     outer: 3 n q(q+1)/2 (the packed outer products and the two column gathers that build it),
     built only on the direct (Hessian) path and only while the table fits in
     ``_math.OUTER_BYTES``; otherwise each chunk's Hessians come from X directly (k_c n q
-    temporaries). data: n d; per-sample gradients: 2 n p (G and H^{-1} G); chunked Hessians:
+    temporaries). data: 3 n q (the tensor, its augmented copy and a temporary); per-sample
+    gradients: 2 n p (G and H^{-1} G); chunked Hessians:
     2 k_c p^2 (k_c the learner's chunk); the CG path's per-subset curvatures 6 n K^2; the data
     generator's QR and products: 5 n d (measured 2.9 GiB at n = 10^5, d = 784).
     """
@@ -124,14 +125,15 @@ def predict_gb(step: str, n: int, d: int, K: int, k: int, learner) -> float:
         work = kc * (6.0 * n * Kp * Kp + 3.0 * n * Kp + 16.0 * p)
     else:
         work = kc * p * p * 2 + (0.0 if table else kc * n * q)
+    data = 3.0 * n * q  # the data as a tensor, its augmented copy [X, 1] and one temporary
     if step == "generate":
         words = 5.0 * n * d
     elif step == "fit_subsets":
-        words = outer + work + 2.0 * k * n
+        words = data + outer + work + 2.0 * k * n
     elif step == "influence":
-        words = outer + (0.0 if table else n * q) + 3.0 * n * p + 2.0 * p * p + k * n
+        words = data + outer + (0.0 if table else n * q) + 3.0 * n * p + 2.0 * p * p + k * n
     else:  # newton_step
-        words = outer + work + 2.0 * k * n
+        words = data + outer + work + 2.0 * k * n
     return 8.0 * words / GB
 
 
