@@ -126,3 +126,18 @@ def test_newton_step_on_the_cg_path_equals_the_direct_solve(pen, monkeypatch):
     assert not np.array_equal(cg, direct)  # two different solves ran
     rel = np.linalg.norm(cg - direct, axis=1) / np.linalg.norm(direct, axis=1)
     assert rel.max() < 1e-9
+
+
+def test_certify_without_the_table_gives_the_same_bounds(monkeypatch):
+    from modelpred_theory.setfn import certify
+
+    X, y = _data("binary")
+    learner = LogisticRegression(0.7)
+    masks = np.random.default_rng(6).random((5, X.shape[0])) < 0.6
+    masks[:, :2] = True
+    approx = newton_step(learner, X, y, masks)
+    ref = certify(learner, X, y, masks, approx)
+    monkeypatch.setattr(math_mod, "OUTER_BYTES", 0)
+    got = certify(learner, X, y, masks, approx)
+    assert np.isfinite(ref).all()
+    np.testing.assert_allclose(got, ref, rtol=1e-10)

@@ -18,8 +18,9 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from ..learners._math import packed_outer_or_none
 from ..learners._validation import check_theta, check_weight_matrix
-from ..learners.base import ConvexLearner, _as_tensor, augment, outer_products
+from ..learners.base import ConvexLearner, _as_tensor, augment
 from ._verified import _EPS, _MARGIN, _quadratic_bound, _solve_increasing, certified_lambda_min
 
 __all__ = ["certificate_summary", "certified_lambda_min", "certify", "gsc_constant"]
@@ -303,7 +304,9 @@ def certify(learner, X, y, masks, thetas_hat, return_details: bool = False, *,
         learner=learner, Xt=Xt, yt=yt, Xa=Xa, row_norm=row_norm, K=K, n=n, p=p, lam=lam,
         all_pen=all_pen, c_gsc=c_gsc, method=method, cap=_curvature_cap(learner, K),
         u=learner._gauge_direction(d, K),
-        outer=outer_products(Xt) if method in ("exact-quadratic", "self-concordant") else None)
+        # the packed table where it fits (None at large d: Hessians from X directly)
+        outer=(packed_outer_or_none(Xt) if method in ("exact-quadratic", "self-concordant")
+               else None))
     out = {key: np.empty(k) for key in ("bounds", "residual", "residual_margin", "R")}
     out["mu"] = np.full(k, np.nan)
     out["gauge"] = np.zeros(k)
