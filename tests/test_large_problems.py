@@ -141,3 +141,18 @@ def test_certify_without_the_table_gives_the_same_bounds(monkeypatch):
     got = certify(learner, X, y, masks, approx)
     assert np.isfinite(ref).all()
     np.testing.assert_allclose(got, ref, rtol=1e-10)
+
+
+def test_newton_step_device_argument():
+    X, y = _data("multi")
+    learner = LogisticRegression(0.7)
+    masks = np.random.default_rng(7).random((4, X.shape[0])) < 0.6
+    masks[:, :4] = True
+    ref = newton_step(learner, X, y, masks)
+    np.testing.assert_array_equal(newton_step(learner, X, y, masks, device="auto"
+                                              if not torch.cuda.is_available() else "cpu"), ref)
+    with pytest.raises(ValueError, match="device"):
+        newton_step(learner, X, y, "not masks", device="tpu")  # the device is checked first
+    if torch.cuda.is_available():  # pragma: no cover - needs a GPU
+        got = newton_step(learner, X, y, masks, device="cuda")
+        np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-12)

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ..learners._math import packed_outer_or_none
+from ..learners._tensors import resolve_device
 from ..learners.base import _as_tensor, augment, regularise_gauge
 from ..subsets import loo_masks
 from ._common import (
@@ -26,7 +27,7 @@ from ._common import (
 
 
 def newton_step(learner, X, y, masks, base_mask=None, *, theta_base=None,
-                chunk_size: int | None = None, progress: bool = False):
+                chunk_size: int | None = None, progress: bool = False, device="cpu"):
     """One exact Newton step on each F_S from the base fit theta^ (batched).
 
     Sum convention: F_S(theta) = sum_{i in S} w_i loss_i(theta) + lam/2 ||P theta||^2 with a
@@ -47,6 +48,8 @@ def newton_step(learner, X, y, masks, base_mask=None, *, theta_base=None,
         Subsets per batch (default: the learner's memory-sized chunk).
     progress : bool
         Show a tqdm progress bar over chunks.
+    device : {"cpu", "cuda", "auto"} or torch.device
+        Where the batched steps run (float64); the base fit runs on the CPU.
 
     Returns
     -------
@@ -69,6 +72,7 @@ def newton_step(learner, X, y, masks, base_mask=None, *, theta_base=None,
     deletion estimates). Koh, P. W., Ang, K.-S., Teo, H. and Liang, P. (2019), NeurIPS.
     """
     check_learner(learner)
+    dev = resolve_device(device)  # a bad device fails before any work
     X, y_enc, K, p, Xt, yt = prepare(learner, X, y)
     n, d = X.shape
     W = check_subsets(learner, masks, X, y_enc, K)
@@ -79,6 +83,8 @@ def newton_step(learner, X, y, masks, base_mask=None, *, theta_base=None,
                                             and chunk_size >= 1):
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     theta = base_fit(learner, X, y_enc, K, wb, theta_base)
+    if dev.type != "cpu":
+        Xt, yt = learner._tensors(X, y_enc, device=dev)
     out = newton_step_from(learner, theta, Xt, yt, W, K, chunk_size=chunk_size,
                            progress=progress)
     return check_finite_result(out, "newton_step")
@@ -122,7 +128,9 @@ def newton_step_from(learner, theta, Xt, yt, W, K: int, *, chunk_size: int,
     k, p = W.shape[0], K * (d + 1)
     cg = learner.uses_cg(p)  # large p: no (p, p) Hessians, as in the exact solver
     outer = None if cg else packed_outer_or_none(Xt)  # (m, q(q+1)/2); None at large d
+    dev = Xt.device  # every tensor of the step lives where the data does
     u = learner._gauge_direction(d, K)
+    u = None if u is None else u.to(dev)
     out = np.empty((k, p))
     starts = range(0, k, chunk_size)
     if progress:
@@ -132,8 +140,8 @@ def newton_step_from(learner, theta, Xt, yt, W, K: int, *, chunk_size: int,
     with torch.no_grad():
         for s in starts:
             e = min(k, s + chunk_size)
-            Wc = _as_tensor(W[s:e])
-            Theta = broadcast_theta(theta, e - s)
+            Wc = _as_tensor(W[s:e], device=dev)
+            Theta = broadcast_theta(theta, e - s).to(dev)
             G = learner.batch_grad(Theta, Xt, yt, Wc, K)  # shape: (k_c, p)
             if u is not None:
                 G = G - (G @ u)[:, None] * u[None, :]
@@ -143,7 +151,7 @@ def newton_step_from(learner, theta, Xt, yt, W, K: int, *, chunk_size: int,
             else:
                 H = learner.batch_hessian(Theta, Xt, yt, Wc, K, outer=outer)  # (k_c, p, p)
                 step = learner._solve(regularise_gauge(H, u), G)
-            out[s:e] = learner._fix_gauge(Theta - step, d, K).numpy()
+            out[s:e] = learner._fix_gauge(Theta - step, d, K).cpu().numpy()
     return out
 
 
