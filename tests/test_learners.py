@@ -154,7 +154,9 @@ def test_chunking_and_warm_start_do_not_change_answers(cancer):
     b = learner.fit_subsets(X, y, masks, chunk_size=7, progress=False)
     full = learner.fit(X, y).theta
     c = learner.fit_subsets(X, y, masks, theta0=full)
-    np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+    # float32 Newton systems round differently per chunk shape: equal to the solver's accuracy
+    # (relative residual 1e-10, parameter error <= residual / mu_S with mu_S >= lam = 1)
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
     np.testing.assert_allclose(a, c, rtol=0, atol=1e-8)
 
 

@@ -128,6 +128,13 @@ class LogisticRegression(ConvexLearner):
         A = torch.diag_embed(S) - S[..., :, None] * S[..., None, :]  # shape: (k, n, K, K)
         return loss, dZ, A
 
+    def _softmax_curvature(self, dZ, y):
+        """Class probabilities S (k, n, K) from dZ = S - onehot(y): the multinomial curvature is
+        A_i = diag(s_i) - s_i s_i^T, applied in O(K) per point without forming it (CG path)."""
+        if dZ.shape[-1] == 1:
+            return None
+        return dZ + torch.nn.functional.one_hot(y, dZ.shape[-1]).to(dZ.dtype)
+
     def _gauge_direction(self, d, K):
         if K == 1 or self.penalize_intercept:
             return None
