@@ -204,6 +204,18 @@ class NewtonSolver:
             t[idx] *= 0.5
         return new, f_new
 
+    def _derivatives(self, Za, yt, need_loss: bool, low_rank: bool):
+        """(loss or None, dZ, [curvature]) at margins Za: the loss only while the objective is
+        not yet known (and never for quadratic learners); for the multinomial on the CG path the
+        curvature is the class probabilities (k, n, K), never the (K, K) blocks."""
+        need = "hess" if need_loss and not self.quadratic else "curv"
+        if low_rank:
+            _, dZ = self._link(Za, yt, "grad")
+            loss = self._link(Za, yt, "loss") if need == "hess" else None
+            return loss, dZ, [self._softmax_curvature(dZ, yt)]
+        loss, dZ, *rest = self._link(Za, yt, need)
+        return loss, dZ, rest
+
     def _direct_step(self, A, Wa, Xa, Ta, G, outer, u, f32) -> torch.Tensor:
         """-H^{-1} G from formed Hessians, float32 for the rows where ``f32`` is set (float64
         for the others, and again for any float32 row whose step is not finite): (k_a, p)."""
@@ -265,13 +277,7 @@ class NewtonSolver:
             Ta, Wa = Theta[active], W[active]
             Za = self._margins(Ta, Xa, K)  # shape: (k_a, n, K)
             # one pass of the loss: gradient and curvature (and the objective, until known)
-            need = "hess" if f_all is None and not self.quadratic else "curv"
-            if low_rank:  # multinomial on the CG path: probabilities, never the (K, K) blocks
-                _, dZ = self._link(Za, yt, "grad")
-                loss = self._link(Za, yt, "loss") if need == "hess" else None
-                rest = [self._softmax_curvature(dZ, yt)]
-            else:
-                loss, dZ, *rest = self._link(Za, yt, need)
+            loss, dZ, rest = self._derivatives(Za, yt, f_all is None, low_rank)
             G = self._grad_from(dZ, Wa, Xa, Ta, K)
             gn = G.norm(dim=1)
             gn = torch.where(torch.isfinite(gn), gn, torch.full_like(gn, float("inf")))
@@ -292,10 +298,9 @@ class NewtonSolver:
             if use_cg:
                 step = self._cg_step(Ta, Xt, yt, Wa, K, G, gn[keep], scale[active], u,
                                      A=rest[0])
-            else:
-                gk = gn[keep]
-                slow = torch.isfinite(g_prev[active]) & (gk > _F32_MIN_DECREASE * g_prev[active])
-                f32[active[slow]] = False
+            else:  # float32 systems until a subset's residual falls too slowly
+                gk, gp = gn[keep], g_prev[active]
+                f32[active[torch.isfinite(gp) & (gk > _F32_MIN_DECREASE * gp)]] = False
                 step = self._direct_step(rest[0], Wa, Xa, Ta, G, outer, u, f32[active])
                 g_prev[active] = gk
             finite = torch.isfinite(step).all(dim=1)

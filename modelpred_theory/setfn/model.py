@@ -29,12 +29,13 @@ import torch
 
 from ..learners import base as _lbase
 from ..learners._tensors import resolve_device
-from ..learners._validation import check_weight_matrix, check_X
+from ..learners._validation import check_weight_matrix
 from ._settings import auto_rho, build_settings, check_pos, learner_from_spec
 from .bases import ResidualGate, make_base
 from .engine import check_n_jobs
 from .fit_inputs import labelled_pairs, unlabelled_masks
-from .network import DeepSets, encode_points, pad_sets
+from .network import DeepSets, encode_points
+from .new_sets import predict_new_sets
 from .pairs import data_fingerprint, learner_spec
 from .persistence import FORMAT, FORMAT_VERSION, load_model, save_model
 from .training import relative_error, split_pairs, train_network
@@ -292,17 +293,6 @@ class ModelPred:
         self.classes_ = self.learner.classes(y)
         return self
 
-    def _training_codes(self, y):
-        """y encoded with the classes seen in training (a set may miss some of them)."""
-        if self.classes_ is None or "classes" not in self.learner.get_params():
-            return y
-        params = {**self.learner.get_params(), "classes": list(self.classes_)}
-        try:
-            return type(self.learner)(**params).encode_y(y)
-        except ValueError as exc:
-            raise ValueError(f"y of the sets: {exc} (the model was trained with classes "
-                             f"{list(self.classes_)})") from None
-
     def _arch_resolved(self) -> dict:
         return dict(self.arch)
 
@@ -399,39 +389,7 @@ class ModelPred:
         -------
         ndarray of shape (k, p), float64
         """
-        self._check_fitted()
-        if isinstance(sets, tuple) and len(sets) == 2 and np.ndim(sets[0]) == 2:
-            raise ValueError("sets must be a list of (X_i, y_i) pairs; wrap a single set in a list")
-        if not isinstance(sets, list | tuple) or len(sets) == 0:
-            raise ValueError("sets must be a non-empty list of (X_i, y_i) pairs")
-        Xs, ys = [], []
-        for i, item in enumerate(sets):
-            if not (isinstance(item, list | tuple) and len(item) == 2):
-                raise ValueError(f"sets[{i}] must be a pair (X_i, y_i)")
-            try:
-                Xi = check_X(item[0], name=f"sets[{i}] X")
-                self._encode(Xi, self._training_codes(item[1]))
-            except ValueError as exc:
-                raise ValueError(f"sets[{i}]: {exc}") from exc
-            Xs.append(Xi)
-            ys.append(np.asarray(item[1]))
-        sizes = np.array([len(x) for x in Xs])
-        X_all, y_enc, Z_all, K = self._encode(np.concatenate(Xs),
-                                              self._training_codes(np.concatenate(ys)))
-        ends = np.cumsum(sizes)
-        Zp, mask = pad_sets([Z_all[e - m:e] for e, m in zip(ends, sizes, strict=True)])
-        net, dev = self._net_eval(), self._device
-        with torch.no_grad():
-            g = net.forward_padded(torch.as_tensor(Zp, device=dev),
-                                   torch.as_tensor(mask, device=dev)).cpu().numpy()
-        W = np.zeros((len(sets), X_all.shape[0]))
-        for j, (e, m) in enumerate(zip(ends, sizes, strict=True)):
-            W[j, e - m:e] = 1.0
-        if self.base is not None:
-            self.learner._check_existence(W, y_enc, K, "sets")
-        B = self.base_.predict_new(X_all, y_enc, K, W)
-        out = B + self.gate_(sizes)[:, None] * g
-        return self.learner._fix_gauge(torch.as_tensor(out), X_all.shape[1], K).numpy()
+        return predict_new_sets(self, sets)
 
     # ------------------------------------------------------------------ persistence
     def get_config(self) -> dict:
