@@ -89,8 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
-        except (OSError, ValueError):
-            pass
+        except (OSError, ValueError):  # no stdout descriptor left to redirect: nothing to flush
+            return EXIT_BROKEN_PIPE
         return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

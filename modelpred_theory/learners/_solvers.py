@@ -216,17 +216,21 @@ class NewtonSolver:
         loss, dZ, *rest = self._link(Za, yt, need)
         return loss, dZ, rest
 
-    def _direct_step(self, A, Wa, Xa, Ta, G, outer, u, f32) -> torch.Tensor:
+    def _direct_step(self, A, Wa, rows_by_dtype, Ta, G, u, f32) -> torch.Tensor:
         """-H^{-1} G from formed Hessians, float32 for the rows where ``f32`` is set (float64
-        for the others, and again for any float32 row whose step is not finite): (k_a, p)."""
+        for the others, and again for any float32 row whose step is not finite): (k_a, p).
+
+        ``rows_by_dtype[dtype] = (Xa, outer)`` in that precision (outer None: direct Hessians),
+        converted once per solve by the caller."""
         lo = torch.float32
 
         def solve(rows, dtype):
             Ar, Wr, Tr = A[rows].to(dtype), Wa[rows].to(dtype), Ta[rows].to(dtype)
-            if outer is None:
-                H = self._hessian_direct(Ar, Wr, Xa.to(dtype), Tr)
+            Xd, outer_d = rows_by_dtype[dtype]
+            if outer_d is None:
+                H = self._hessian_direct(Ar, Wr, Xd, Tr)
             else:
-                H = self._hessian_from_curvature(Ar, Wr, outer.to(dtype), Tr)
+                H = self._hessian_from_curvature(Ar, Wr, outer_d, Tr)
             uu = None if u is None else u.to(dtype)
             return -self._solve(regularise_gauge(H, uu), G[rows].to(dtype)).to(DTYPE)
 
@@ -271,6 +275,10 @@ class NewtonSolver:
         u = None if u is None else u.to(dev)
         Theta = self._start(self._fix_gauge(Theta.clone(), d, K), Xt, yt, W, K)
         Xa = augment(Xt)
+        # the data and the packed table in both precisions of the direct path, converted once
+        by_dtype = {} if use_cg else {
+            DTYPE: (Xa, outer), torch.float32: (Xa.float(),
+                                                None if outer is None else outer.float())}
         # F_S at the current points, carried over from the line search (None: not known yet)
         f_all = None
         for _ in range(self.max_iter + 1):
@@ -301,7 +309,7 @@ class NewtonSolver:
             else:  # float32 systems until a subset's residual falls too slowly
                 gk, gp = gn[keep], g_prev[active]
                 f32[active[torch.isfinite(gp) & (gk > _F32_MIN_DECREASE * gp)]] = False
-                step = self._direct_step(rest[0], Wa, Xa, Ta, G, outer, u, f32[active])
+                step = self._direct_step(rest[0], Wa, by_dtype, Ta, G, u, f32[active])
                 g_prev[active] = gk
             finite = torch.isfinite(step).all(dim=1)
             if not bool(finite.all()):  # no usable curvature: report inf, stop the subset
