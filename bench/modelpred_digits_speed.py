@@ -88,7 +88,7 @@ def _one_base(base, learner, X, y, pairs, new, idx, exact, exact_all_s, cfg, arg
                       progress=args.progress)
     model.fit(X, y, masks=pairs.masks, thetas=pairs.thetas, groups=pairs.groups)
     train_s = time.perf_counter() - t0
-    model._net_eval()  # the float64 copy is built once, outside the timing
+    model._net_eval()  # the evaluation copy is built once, outside the timing
     t0 = time.perf_counter()
     pred, info = model.predict(X, y, new, return_info=True)
     predict_s = time.perf_counter() - t0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -112,27 +113,57 @@ def test_correction_vanishes_on_the_full_pool(fitted, base):
     assert np.max(np.abs(pred[0] - theta0)) <= ROUND
 
 
+@contextmanager
+def _evaluated_in(model, dtype):
+    """The model with its network evaluated in ``dtype``, and the tolerance of that precision:
+    float64 sums in another order agree to ~1e-15; float32 ones to ~1e-7 of the largest entry."""
+    model.predict_dtype = dtype
+    try:
+        yield (lambda a: 1e-10) if dtype == "float64" else (
+            lambda a: 1e-5 * max(1.0, float(np.max(np.abs(a)))))
+    finally:
+        model.predict_dtype = "float32"
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("base", BASES)
-def test_hybrid_is_permutation_and_padding_invariant(fitted, base):
+def test_hybrid_is_permutation_and_padding_invariant(fitted, base, dtype):
     X, y, _, models = fitted
-    model = models[base]
     rng = np.random.default_rng(5)
     idx = [rng.permutation(60)[:m] for m in (25, 40, 33)]
     sets = [(X[i], y[i]) for i in idx]
     perm = [(X[i[::-1]], y[i[::-1]]) for i in idx]
-    a = model.predict_sets(sets)
-    b = model.predict_sets(perm)
-    c = np.concatenate([model.predict_sets([s]) for s in sets])  # no padding at all
-    assert np.max(np.abs(a - b)) <= 1e-10 and np.max(np.abs(a - c)) <= 1e-10
+    with _evaluated_in(models[base], dtype) as tol:
+        a = models[base].predict_sets(sets)
+        b = models[base].predict_sets(perm)
+        c = np.concatenate([models[base].predict_sets([s]) for s in sets])  # no padding at all
+    assert np.max(np.abs(a - b)) <= tol(a) and np.max(np.abs(a - c)) <= tol(a)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("base", BASES)
-def test_predict_sets_of_pool_rows_equals_predict_on_masks(fitted, base):
+def test_predict_sets_of_pool_rows_equals_predict_on_masks(fitted, base, dtype):
     X, y, _, models = fitted
     M = _masks(60, 6, 0.4, 6)
-    by_mask = models[base].predict(X, y, M)
-    by_sets = models[base].predict_sets([(X[m], y[m]) for m in M])
-    assert np.max(np.abs(by_mask - by_sets)) <= 1e-9
+    with _evaluated_in(models[base], dtype) as tol:
+        by_mask = models[base].predict(X, y, M)
+        by_sets = models[base].predict_sets([(X[m], y[m]) for m in M])
+    assert np.max(np.abs(by_mask - by_sets)) <= 10 * tol(by_mask)
+
+
+def test_float32_evaluation_is_the_float64_function_to_float32_rounding(fitted):
+    """predict_dtype changes rounding only: float32 and float64 predictions agree to ~1e-6 of
+    the network's output scale, and a bad predict_dtype is refused."""
+    X, y, _, models = fitted
+    model, M = models[None], _masks(60, 8, 0.4, 9)
+    with _evaluated_in(model, "float64") as tol64:
+        p64 = model.predict(X, y, M)
+    p32 = model.predict(X, y, M)
+    assert model.predict_dtype == "float32"
+    assert 0 < np.max(np.abs(p64 - p32)) <= 1e-5 * np.max(np.abs(p64))
+    assert tol64(p64) == 1e-10
+    with pytest.raises(ValueError, match="predict_dtype"):
+        model.predict_dtype = "float16"
 
 
 @pytest.mark.parametrize("base", BASES)

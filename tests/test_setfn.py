@@ -114,6 +114,22 @@ def test_masks_path_equals_padded_path():
         np.testing.assert_allclose(a, b, rtol=0, atol=INVARIANCE_ATOL)
 
 
+def test_folding_the_output_scaling_keeps_the_function():
+    gen = np.random.default_rng(2)
+    Z = torch.as_tensor(gen.normal(size=(12, 4)))
+    W = torch.as_tensor((gen.random((5, 12)) < 0.5).astype(np.float64))
+    net = _net(4, 3, "centred", seed=4)
+    net.set_output_scaling(gen.normal(size=3), gen.uniform(0.5, 3.0, size=3))
+    with torch.no_grad():
+        before = net(Z, W).numpy()
+        folded = net.fold_output_scaling()
+        after = folded(Z, W).numpy()
+    assert np.max(np.abs(before - after)) <= 1e-12 * np.max(np.abs(before))
+    assert float(np.max(np.abs(before))) > 0.1 and torch.all(folded.scale == 1)
+    with pytest.raises(ValueError, match="folded"):
+        folded.forward_masks(W, folded.embed(Z), standardized=True)
+
+
 def test_network_init_uses_local_generator_only():
     state = torch.get_rng_state()
     a = DeepSets(5, 2, width=8, seed=7)
@@ -253,6 +269,14 @@ def test_predict_sets_of_new_points_matches_masks(ridge_model):
     masks = subsets.random_subsets(40, 5, rng=5, min_size=3)
     by_mask = model.predict(X, y, masks)
     by_sets = model.predict_sets([(X[m], y[m]) for m in masks])
+    # float32 network (the default): the two paths sum phi in different orders
+    np.testing.assert_allclose(by_sets, by_mask, rtol=0, atol=1e-6 * np.abs(by_mask).max())
+    model.predict_dtype = "float64"
+    try:
+        by_mask = model.predict(X, y, masks)
+        by_sets = model.predict_sets([(X[m], y[m]) for m in masks])
+    finally:
+        model.predict_dtype = "float32"
     np.testing.assert_allclose(by_sets, by_mask, rtol=0, atol=1e-10)
     # genuinely new points (not in the pool) go through the same network
     Xn, yn = _ridge_problem(n=15, d=3, seed=8)

@@ -158,5 +158,7 @@ class BatchedMath:
         """Unit vector of the null direction of F_S (multinomial, unpenalised intercepts)."""
         return None
 
-    def _fix_gauge(self, Theta: torch.Tensor, d: int, K: int) -> torch.Tensor:
+    def _fix_gauge(self, Theta: torch.Tensor, d: int, K: int,
+                   inplace: bool = False) -> torch.Tensor:
+        """Theta moved to the learner's gauge (e.g. centred intercepts); in place on request."""
         return Theta

@@ -204,7 +204,8 @@ class ConvexLearner(BatchedMath, NewtonSolver, FrontEnd, Fitting, ABC):
                 "penalize_intercept=True"
             )
         W = np.atleast_2d(W)
-        present = np.stack([(W[:, y_plain == c] > 0).any(axis=1) for c in codes], axis=1)
+        onehot = (y_plain[:, None] == np.asarray(codes)[None, :]).astype(np.float64)  # (n, K)
+        present = ((W > 0).astype(np.float64) @ onehot) > 0  # shape: (k, K), one GEMM
         bad = np.flatnonzero(~present.all(axis=1))
         if bad.size:
             first = labels[~present[bad[0]]].tolist()

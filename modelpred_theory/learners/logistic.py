@@ -142,10 +142,11 @@ class LogisticRegression(ConvexLearner):
         u[:, d] = 1.0 / np.sqrt(K)
         return u.reshape(-1)
 
-    def _fix_gauge(self, Theta, d, K):
+    def _fix_gauge(self, Theta, d, K, inplace=False):
         if K == 1 or self.penalize_intercept:
             return Theta
-        T3 = Theta.reshape(Theta.shape[0], K, d + 1).clone()
+        T3 = Theta.reshape(Theta.shape[0], K, d + 1)
+        T3 = T3 if inplace else T3.clone()
         T3[:, :, d] -= T3[:, :, d].mean(dim=1, keepdim=True)
         return T3.reshape(Theta.shape)
 

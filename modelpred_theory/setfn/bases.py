@@ -140,7 +140,8 @@ class ClassicalBase:
         if self.name is None:
             return np.zeros((k, p))
         if self.name == "influence":
-            return self.c[None, :] - W @ self.A  # shape: (k, p), the one GEMM
+            out = W @ self.A  # shape: (k, p), the one GEMM
+            return np.subtract(self.c[None, :], out, out=out)
         return _newton_from(self.learner, self.theta0, X, y_enc, K, W)
 
     def predict_new(self, X, y_enc, K: int, W: np.ndarray) -> np.ndarray:

@@ -185,7 +185,7 @@ def _predictions(learner, X, y, M, base, models, datamodel):
     preds = {"exact retraining": learner.fit_subsets(X, y, M)}
     times = {"exact retraining": time.perf_counter() - t0}
     for name, mdl in models.items():
-        mdl._net_eval()  # build the float64 copy outside the timed region
+        mdl._net_eval()  # build the evaluation copy outside the timed region
         t0 = time.perf_counter()
         preds[name] = mdl.predict(X, y, M)
         times[name] = time.perf_counter() - t0

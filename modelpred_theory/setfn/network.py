@@ -175,6 +175,7 @@ class DeepSets(nn.Module):
         self.register_buffer("scale", torch.ones(out_dim))
         self.register_buffer("pool_scale", torch.ones(()))
         self.register_buffer("center", torch.zeros(width))
+        self.output_folded = False  # fold_output_scaling: rho outputs theta units directly
         self.reset_parameters(seed)
 
     # ------------------------------------------------------------------ initialisation
@@ -213,6 +214,18 @@ class DeepSets(nn.Module):
         self.scale.copy_(scale)
 
     @torch.no_grad()
+    def fold_output_scaling(self) -> "DeepSets":
+        """Fold shift + scale * (h A^T + b) into rho's last layer (scale A, shift + scale b); the
+        buffers become 0 and 1. Same function up to rounding, one pass fewer per prediction."""
+        last = self.rho[-1]
+        last.weight.mul_(self.scale[:, None])
+        last.bias.mul_(self.scale).add_(self.shift)
+        self.shift.zero_()
+        self.scale.fill_(1.0)
+        self.output_folded = True
+        return self
+
+    @torch.no_grad()
     def set_pool_scale(self, value: float) -> None:
         """Constant multiplying the pooled sum (e.g. 1 / pool size) to keep rho's input O(1)."""
         if not (value > 0 and math.isfinite(value)):
@@ -245,6 +258,11 @@ class DeepSets(nn.Module):
     def head(self, pooled: torch.Tensor, standardized: bool = False) -> torch.Tensor:
         """rho on pooled vectors (k, width[+1]) -> (k, p), in theta units unless standardized."""
         out = self.rho(pooled)  # shape: (k, p)
+        if self.output_folded:
+            if standardized:
+                raise ValueError("this network's output scaling is folded into rho: it has no "
+                                 "standardized output")
+            return out
         return out if standardized else self.shift + self.scale * out
 
     def forward_masks(self, W: torch.Tensor, H: torch.Tensor, standardized: bool = False,

@@ -52,10 +52,10 @@ def predict_new_sets(model, sets) -> np.ndarray:
                                           training_codes(model, np.concatenate(ys)))
     ends = np.cumsum(sizes)
     Zp, mask = pad_sets([Z_all[e - m:e] for e, m in zip(ends, sizes, strict=True)])
-    net, dev = model._net_eval(), model._device
+    net, dev, dt = model._net_eval(), model._device, model._pred_dtype
     with torch.no_grad():
-        g = net.forward_padded(torch.as_tensor(Zp, device=dev),
-                               torch.as_tensor(mask, device=dev)).cpu().numpy()
+        g = net.forward_padded(torch.as_tensor(Zp, dtype=dt, device=dev),
+                               torch.as_tensor(mask, dtype=dt, device=dev)).cpu().numpy()
     W = np.zeros((len(sets), X_all.shape[0]))
     for j, (e, m) in enumerate(zip(ends, sizes, strict=True)):
         W[j, e - m:e] = 1.0

@@ -181,6 +181,6 @@ def _restore(model, net, meta, history, arrays, alpha, classes) -> None:
     gate.alpha = np.asarray(alpha, dtype=np.float64)
     if isinstance(model.arch.get("rho_hidden"), str):
         model.arch["rho_hidden"] = list(net.config["rho_hidden"])
-    model.net_, model._net64, model.base_, model.gate_ = net, None, base, gate
+    model.net_, model._net_fast, model.base_, model.gate_ = net, None, base, gate
     model.meta_, model.history_ = meta, history
     model.classes_ = None if classes is None else np.asarray(classes)
