@@ -10,6 +10,8 @@ Measured on each device ("cpu", and "cuda" when torch sees one), in one run:
   and digits (10 classes, pool 300, p = 650): fits per second (median of repeats, with the
   spread), whether every residual is below tolerance, and on CUDA the largest difference from
   the CPU thetas;
+* ``classical``   : ``baselines.influence`` (orders 1 and 2), ``newton_step`` and ``certify``
+  on digits half-subsets: seconds, and on CUDA the largest difference from the CPU answers;
 * ``modelpred``   : ``ModelPred(...).fit`` on breast_cancer (iris2 with --quick) with a small
   budget: seconds, and the median relative error on held-out subsets.
 
@@ -97,6 +99,41 @@ def solver(device: str, name: str, k: int, repeats: int, seed: int, reference=No
     return out, res.thetas
 
 
+def classical(device: str, k: int, seed: int, reference=None):
+    """influence (orders 1, 2), newton_step and certify on k digits half-subsets: seconds each
+    (after a warm-up), and on CUDA the largest difference from the CPU answers."""
+    from modelpred_theory.baselines import influence, newton_step
+    from modelpred_theory.setfn import certify
+
+    learner, X, y, masks = _problem("digits", k, seed)
+    theta_full = learner.fit(X, y).theta
+    steps = {"influence": lambda kw: influence(learner, X, y, masks, theta_base=theta_full, **kw),
+             "influence2": lambda kw: influence(learner, X, y, masks, order=2,
+                                                theta_base=theta_full, **kw),
+             "newton_step": lambda kw: newton_step(learner, X, y, masks, theta_base=theta_full,
+                                                   **kw)}
+    fns = {"influence": influence, "influence2": influence, "newton_step": newton_step,
+           "certify": certify}
+    out, answers = {"dataset": "digits", "k": k}, {}
+    for name in [*steps, "certify"]:
+        if device != "cpu" and not _takes_device(fns[name]):
+            out[name] = {"skipped": f"{name} takes no device= in this version"}
+            continue
+        kw = {} if device == "cpu" else {"device": device}
+        run = steps.get(name) or (lambda kw: certify(learner, X, y, masks,
+                                                     answers["newton_step"], **kw))
+        run(kw)  # warm-up
+        _sync(device)
+        t0 = time.perf_counter()
+        answers[name] = np.asarray(run(kw))
+        _sync(device)
+        out[name] = {"seconds": time.perf_counter() - t0}
+        if reference is not None and name in reference:
+            diff = np.abs(answers[name] - reference[name])
+            out[name]["max_abs_diff_vs_cpu"] = float(np.nanmax(np.where(np.isinf(diff), 0, diff)))
+    return out, answers
+
+
 def modelpred(device: str, dataset: str, epochs: int, n_permutations: int, seed: int) -> dict:
     if device != "cpu" and not _takes_device(mpt.ModelPred):
         return {"skipped": "ModelPred takes no device= in this version"}
@@ -148,6 +185,9 @@ def main(argv=None) -> dict:
                 else:
                     entry["fit_subsets"][name] = got[0]
                     refs.setdefault(name, got[1])
+            entry["classical"], got = classical(dev, 4 if q else 200, args.seed,
+                                                refs.get("classical"))
+            refs.setdefault("classical", got)
             entry["modelpred"] = modelpred(dev, "iris2" if q else "breast_cancer", 1 if q else 30,
                                            1 if q else 20, args.seed)
             result["devices"][dev] = entry
@@ -157,6 +197,10 @@ def main(argv=None) -> dict:
             c, g = (result["devices"][d]["fit_subsets"][name] for d in ("cpu", "cuda"))
             if "seconds_median" in g:
                 speed[f"fit_subsets_{name}"] = c["seconds_median"] / g["seconds_median"]
+        c, g = (result["devices"][d]["classical"] for d in ("cpu", "cuda"))
+        for name in ("influence", "influence2", "newton_step", "certify"):
+            if "seconds" in g.get(name, {}):
+                speed[name] = c[name]["seconds"] / g[name]["seconds"]
         c, g = (result["devices"][d]["modelpred"] for d in ("cpu", "cuda"))
         if "fit_seconds" in g:
             speed["modelpred_fit"] = c["fit_seconds"] / g["fit_seconds"]

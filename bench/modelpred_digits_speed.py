@@ -10,6 +10,8 @@ random subsets (sizes 50-100%, every class present) are predicted in one batch a
 ``learner.fit_subsets`` in the same run. By default the exact solver runs on a random sample of
 ``--exact-sample`` of those subsets and its time is extrapolated linearly to all of them (the
 batched solver's cost is linear in k beyond one chunk); ``--exact-all`` solves every subset.
+Both the exact sample and each prediction are timed ``--repeats`` times (default 3); the speedup
+is the ratio of the medians, with the range of the ratio beside it.
 The prediction error is measured on the exactly solved subsets.
 
 Prints JSON (also written to bench/results/modelpred_digits_speed[_quick].json):
@@ -49,6 +51,8 @@ def _parse(argv):
     ap.add_argument("--out", default="bench/results", help="output folder (relative to cwd)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--progress", action="store_true")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="time the exact sample and each prediction this many times (median)")
     ap.add_argument("--bases", default=None,
                     help="comma-separated bases to train: newton,influence,none (default all)")
     ap.add_argument("--rho-hidden", default=None, metavar="W1,W2,...",
@@ -56,6 +60,8 @@ def _parse(argv):
     args = ap.parse_args(argv)
     if args.seed < 0:
         ap.error("--seed must be >= 0")
+    if args.repeats < 1:
+        ap.error("--repeats must be >= 1")
     cfg = dict(QUICK if args.quick else FULL)
     if args.rho_hidden is not None:
         try:
@@ -78,7 +84,7 @@ def _errors(err) -> dict:
             "p90_rel_err": float(np.quantile(err, 0.9))}
 
 
-def _one_base(base, learner, X, y, pairs, new, idx, exact, exact_all_s, cfg, args):
+def _one_base(base, learner, X, y, pairs, new, idx, exact, exact_reps, cfg, args):
     """Train ModelPred over ``base``; its errors, speed and the base's own error and cost."""
     from modelpred_theory.setfn import ModelPred, relative_error
 
@@ -88,10 +94,15 @@ def _one_base(base, learner, X, y, pairs, new, idx, exact, exact_all_s, cfg, arg
                       progress=args.progress)
     model.fit(X, y, masks=pairs.masks, thetas=pairs.thetas, groups=pairs.groups)
     train_s = time.perf_counter() - t0
+    scale = len(new) / len(idx)  # the exact solver's time extrapolated from its sample
+    exact_all_s = float(np.median(exact_reps)) * scale
     model._net_eval()  # the evaluation copy is built once, outside the timing
-    t0 = time.perf_counter()
-    pred, info = model.predict(X, y, new, return_info=True)
-    predict_s = time.perf_counter() - t0
+    predict_times = []
+    for _ in range(args.repeats):
+        t0 = time.perf_counter()
+        pred, info = model.predict(X, y, new, return_info=True)
+        predict_times.append(time.perf_counter() - t0)
+    predict_s = float(np.median(predict_times))
     err = relative_error(pred[idx], exact.thetas)
     _, y_enc, K = learner._prepare(X, y)
     base_pred = model.base_.predict(X, y_enc, K, new[idx].astype(np.float64))
@@ -102,7 +113,11 @@ def _one_base(base, learner, X, y, pairs, new, idx, exact, exact_all_s, cfg, arg
     out = {"base": base, "train_s": train_s, "predict_s_all_new": predict_s,
            "base_s_all_new": info["base_time_s"],
            "base_s_per_subset": info["base_time_s"] / len(new),
+           "predict_s_repeats": predict_times,
            "speedup_exact_over_modelpred": exact_all_s / predict_s,
+           "speedup_range (lowest, highest over all pairs of repeats)":
+               [min(exact_reps) * scale / max(predict_times),
+                max(exact_reps) * scale / min(predict_times)],
            "rho_hidden": list(model.arch["rho_hidden"]), "output_rank": r,
            "rank_floor_median_rel_err": float(np.median(floor)),
            "gate_alpha": model.gate_.alpha.tolist(), **_errors(err)}
@@ -139,11 +154,14 @@ def main(argv=None) -> int:
     k_exact = cfg["n_new"] if args.exact_all else min(cfg["exact_sample"], cfg["n_new"])
     idx = np.sort(np.random.default_rng(args.seed + 8).choice(cfg["n_new"], k_exact,
                                                                replace=False))
-    t0 = time.perf_counter()
-    exact = learner.fit_subsets(X, y, new[idx], progress=args.progress, return_info=True)
-    exact_s = time.perf_counter() - t0
+    exact_reps = []
+    for _ in range(args.repeats):
+        t0 = time.perf_counter()
+        exact = learner.fit_subsets(X, y, new[idx], progress=args.progress, return_info=True)
+        exact_reps.append(time.perf_counter() - t0)
+    exact_s = float(np.median(exact_reps))
     exact_all_s = exact_s * cfg["n_new"] / k_exact
-    results = [_one_base(b, learner, X, y, pairs, new, idx, exact, exact_all_s, cfg, args)
+    results = [_one_base(b, learner, X, y, pairs, new, idx, exact, exact_reps, cfg, args)
                for b in cfg["bases"]]
     # The floor of a rank-r output layer (RMS floor, Eckart-Young) on these exact thetas.
     mean = exact.thetas.mean(axis=0)
@@ -160,6 +178,7 @@ def main(argv=None) -> int:
         "config": {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()},
         "label_s": label_s, "n_new_subsets": cfg["n_new"],
         "exact_solved_subsets": k_exact, "exact_measured_s": exact_s,
+        "exact_measured_s_repeats": exact_reps,
         "exact_time_for_all_s": exact_all_s,
         "exact_s_per_subset": exact_s / k_exact,
         "exact_time_for_all_is_extrapolated": k_exact < cfg["n_new"],

@@ -250,6 +250,37 @@ def test_dask_killed_worker_chunk_is_recomputed(problem, dask_client, tmp_path):
     assert _same_bits(th, thetas)  # and the scheduler recomputed its chunk elsewhere
 
 
+def test_exact_oracle_valuation_on_dask_equals_serial_bits(dask_client):
+    """Exact-oracle valuation through the engine: one torch thread per chunk, so n_jobs=1
+    here, two loky processes and the two-worker Dask cluster give the same bits."""
+    from modelpred_theory.applications import banzhaf, data_shapley
+    from modelpred_theory.applications.oracles import ExactOracle
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((24, 4))
+    y = (X @ rng.standard_normal(4) + rng.logistic(size=24) > 0).astype(np.int64)
+    Xt, yt = X[:8], y[:8]
+    lrn = LogisticRegression(1.0)
+    args = (lrn, X[8:], y[8:], Xt, yt)
+    kw = {"n_permutations": 6, "seed": 1, "oracle_kwargs": {"chunk_size": 8}}
+    serial = data_shapley(*args, n_jobs=1, **kw)
+    loky = data_shapley(*args, n_jobs=2, **kw)
+    with dask_client.as_current(), joblib.parallel_config(backend="dask"):
+        dask = data_shapley(*args, n_jobs=2, **kw)
+        bz_dask = banzhaf(*args, stopping=40, seed=2, n_jobs=2).values
+    assert _same_bits(loky, serial) and _same_bits(dask, serial)
+    assert _same_bits(bz_dask, banzhaf(*args, stopping=40, seed=2, n_jobs=1).values)
+    # the in-process solver (n_jobs=None, two threads) agrees to its tolerance
+    np.testing.assert_allclose(data_shapley(*args, **kw), serial, rtol=0, atol=1e-9)
+    assert np.ptp(serial) > 1e-3  # the values are not trivially equal
+    masks = subsets.random_subsets(16, 20, rng=4, min_size=8, y=y[8:],
+                                   require_all_classes=True)
+    with dask_client.as_current(), joblib.parallel_config(backend="dask"):
+        on_dask = ExactOracle(lrn, n_jobs=2, chunk_size=4).predict(X[8:], y[8:], masks)
+    assert _same_bits(on_dask, ExactOracle(lrn, n_jobs=1, chunk_size=4).predict(
+        X[8:], y[8:], masks))
+
+
 # ------------------------------------------------------------------------------ benchmarks
 def _bench(name):
     from modelpred_theory._scripts import load_script, script_dir

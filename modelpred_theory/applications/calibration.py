@@ -17,6 +17,7 @@ import numpy as np
 
 from .memorization import _CHUNK, subset_masks
 from .oracles import check_data, resolve_oracle
+from .resolve import with_engine
 
 __all__ = ["EnsembleResult", "calibration_metrics", "expected_calibration_error",
            "subset_ensemble"]
@@ -115,7 +116,7 @@ class EnsembleResult:
 
 def subset_ensemble(learner, X, y, X_eval, oracle="exact", n_models: int = 50,
                     fraction: float = 0.5, seed: int = 0, *, oracle_kwargs: dict | None = None,
-                    return_info: bool = False):
+                    return_info: bool = False, device=None, n_jobs: int | None = None):
     """Average predictive probabilities of models trained (or predicted) on random subsamples.
 
     Each member is theta(S), the minimiser of sum_{i in S} loss_i(theta) + lam/2 ||P theta||^2
@@ -134,6 +135,9 @@ def subset_ensemble(learner, X, y, X_eval, oracle="exact", n_models: int = 50,
     seed : int, default=0
     oracle_kwargs : dict, optional
     return_info : bool, default=False
+    device, n_jobs : optional
+        Where a built-in oracle runs and over how many joblib workers its exact solves go
+        (:func:`.resolve.with_engine`; as in :func:`.estimators.data_shapley`).
 
     Returns
     -------
@@ -151,6 +155,7 @@ def subset_ensemble(learner, X, y, X_eval, oracle="exact", n_models: int = 50,
     if isinstance(oracle, str) and oracle == "utility" or hasattr(oracle, "predict_utility"):
         raise ValueError("oracle must predict parameters (predict(X, y, masks)); a utility "
                          "predictor cannot give an ensemble")
+    oracle_kwargs = with_engine(oracle, oracle_kwargs, device, n_jobs)
     masks = subset_masks(learner, y, n_models, fraction, seed)
     obj, _, setup = resolve_oracle(oracle, learner, X, y, seed=seed,
                                    oracle_kwargs=oracle_kwargs)

@@ -21,6 +21,7 @@ from ._common import STREAM_PERMUTATIONS, check_data, check_metric
 from .engine import resume_state
 from .exact import loo_from_utility
 from .oracles import SubsetUtility, oracle_label, parse_oracle, resolve_oracle
+from .resolve import with_engine
 from .results import ValuationResult
 from .semivalues import (
     _check_beta,
@@ -103,7 +104,7 @@ def data_shapley(learner, X, y, X_test, y_test, oracle="exact", n_permutations: 
                  stopping=None, truncation: float | None = None, batch_size: int | None = None,
                  round_size: int | None = None, resume=None, checkpoint=None,
                  oracle_kwargs: dict | None = None, progress: bool = False,
-                 return_info: bool = False):
+                 return_info: bool = False, device=None, n_jobs: int | None = None):
     """Data Shapley values of the pool points with U(S) = -test loss (or accuracy) of theta(S).
 
     theta(S) minimises the sum objective sum_{i in S} loss_i(theta) + lam/2 ||P theta||^2 and
@@ -146,11 +147,18 @@ def data_shapley(learner, X, y, X_test, y_test, oracle="exact", n_permutations: 
     progress : bool, default=False
     return_info : bool, default=False
         Return the :class:`ValuationResult` (values, stderr, what stopped it, timing, state).
+    device : {"cpu", "cuda", "auto"}, optional
+        Where a built-in oracle runs its float64 work (:func:`.resolve.with_engine`).
+    n_jobs : int, optional
+        Exact solves over joblib workers ("exact", "utility", "modelpred"; the engine is
+        joblib's active backend: local processes, or Dask / Ray under
+        ``joblib.parallel_config``). Values are the same bits for every n_jobs and engine.
 
     Returns
     -------
     values : ndarray of shape (n,), or ValuationResult
     """
+    oracle_kwargs = with_engine(oracle, oracle_kwargs, device, n_jobs)
     res = _semivalue(learner, X, y, X_test, y_test, oracle, lambda n: np.ones(n), stopping,
                      seed, metric=metric, sampler=sampler, truncation=truncation,
                      batch_size=batch_size, round_size=round_size, resume=resume,
@@ -164,7 +172,8 @@ def beta_shapley(learner, X, y, X_test, y_test, oracle="exact", *, alpha: float 
                  metric: str = "neg_loss", sampler: str = "permutation",
                  truncation: float | None = None, batch_size: int | None = None,
                  round_size: int | None = None, resume=None, checkpoint=None,
-                 oracle_kwargs: dict | None = None, progress: bool = False) -> ValuationResult:
+                 oracle_kwargs: dict | None = None, progress: bool = False, device=None,
+                 n_jobs: int | None = None) -> ValuationResult:
     """Beta(alpha, beta) Shapley values (Kwon & Zou 2022) with per-point standard errors.
 
     The semivalue with coalition-size probabilities p(s) = C(n-1, s) B(s + beta, n-1-s+alpha) /
@@ -179,6 +188,7 @@ def beta_shapley(learner, X, y, X_test, y_test, oracle="exact", *, alpha: float 
     ValuationResult
     """
     a, b = _check_beta(alpha, beta)
+    oracle_kwargs = with_engine(oracle, oracle_kwargs, device, n_jobs)
     return _semivalue(learner, X, y, X_test, y_test, oracle,
                       lambda n: beta_size_weights(n, a, b), stopping, seed, metric=metric,
                       sampler=sampler, truncation=truncation, batch_size=batch_size,
@@ -190,7 +200,8 @@ def beta_shapley(learner, X, y, X_test, y_test, oracle="exact", *, alpha: float 
 def banzhaf(learner, X, y, X_test, y_test, oracle="exact", *, stopping=1000, seed: int = 0,
             metric: str = "neg_loss", batch_size: int | None = None,
             round_size: int | None = None, resume=None, checkpoint=None,
-            oracle_kwargs: dict | None = None, progress: bool = False) -> ValuationResult:
+            oracle_kwargs: dict | None = None, progress: bool = False, device=None,
+            n_jobs: int | None = None) -> ValuationResult:
     """Data Banzhaf values by maximum sample reuse (Wang & Jia 2023).
 
     phi_i = mean U(S) over sampled S containing i - mean U(S) over S not containing i, with S
@@ -202,6 +213,7 @@ def banzhaf(learner, X, y, X_test, y_test, oracle="exact", *, stopping=1000, see
     -------
     ValuationResult
     """
+    oracle_kwargs = with_engine(oracle, oracle_kwargs, device, n_jobs)
     X, y, X_test, y_test, ss = _prepare(learner, X, y, X_test, y_test, oracle, seed, metric,
                                         oracle_kwargs)
     rule = parse_stopping(stopping)
@@ -219,7 +231,8 @@ def banzhaf(learner, X, y, X_test, y_test, oracle="exact", *, stopping=1000, see
 
 
 def loo_values(learner, X, y, X_test, y_test, oracle="exact", *, metric: str = "neg_loss",
-               seed: int = 0, oracle_kwargs: dict | None = None, return_info: bool = False):
+               seed: int = 0, oracle_kwargs: dict | None = None, return_info: bool = False,
+               device=None, n_jobs: int | None = None):
     """Leave-one-out values U(N) - U(N minus {i}) with U from an oracle.
 
     theta(S) minimises the sum objective sum_{i in S} loss_i(theta) + lam/2 ||P theta||^2.
@@ -229,7 +242,7 @@ def loo_values(learner, X, y, X_test, y_test, oracle="exact", *, metric: str = "
 
     Parameters
     ----------
-    learner, X, y, X_test, y_test, oracle, metric, oracle_kwargs
+    learner, X, y, X_test, y_test, oracle, metric, oracle_kwargs, device, n_jobs
         As in :func:`data_shapley`.
     seed : int, default=0
         Seeds the training of learned oracles (``"utility"``, ``"modelpred"``).
@@ -239,6 +252,7 @@ def loo_values(learner, X, y, X_test, y_test, oracle="exact", *, metric: str = "
     -------
     values : ndarray of shape (n,), or ValuationResult (stderr NaN: no sampling)
     """
+    oracle_kwargs = with_engine(oracle, oracle_kwargs, device, n_jobs)
     X, y, X_test, y_test, _ = _prepare(learner, X, y, X_test, y_test, oracle, seed, metric,
                                        oracle_kwargs)
     t0 = time.perf_counter()

@@ -21,7 +21,8 @@ import numpy as np
 
 from ..subsets import fixed_size_subsets, loo_masks
 from ._common import _check_positive_int, check_data, derived_rng
-from .oracles import parse_oracle, resolve_oracle
+from .oracles import ExactOracle, parse_oracle, resolve_oracle
+from .resolve import with_engine
 
 __all__ = ["LDSResult", "OUTPUTS", "attributions", "lds", "subset_outputs"]
 
@@ -88,8 +89,11 @@ def model_outputs(learner, thetas, X_test, y_test, output: str = "neg_loss") -> 
 
 
 def subset_outputs(learner, X, y, X_test, y_test, masks, oracle="exact", *,
-                   output: str = "neg_loss", seed: int = 0, oracle_kwargs=None):
-    """Outputs f(S) (k, m) of theta(S) from an oracle for each mask (k, n)."""
+                   output: str = "neg_loss", seed: int = 0, oracle_kwargs=None, device=None,
+                   n_jobs: int | None = None):
+    """Outputs f(S) (k, m) of theta(S) from an oracle for each mask (k, n); ``device`` and
+    ``n_jobs`` as in :func:`.estimators.data_shapley`."""
+    oracle_kwargs = with_engine(oracle, oracle_kwargs, device, n_jobs)
     obj, _, _ = resolve_oracle(oracle, learner, X, y, seed=seed, oracle_kwargs=oracle_kwargs)
     thetas = np.asarray(obj.predict(X, y, masks))
     return model_outputs(learner, thetas, X_test, y_test, output)
@@ -106,7 +110,8 @@ def _random_masks(learner, y, k, fraction, stream, seed):
 
 def lds(learner, X, y, X_test, y_test, attributions, *, n_subsets: int = 100,
         fraction: float = 0.5, output: str = "neg_loss", seed: int = 0,
-        reference: LDSResult | None = None) -> LDSResult:
+        reference: LDSResult | None = None, device=None,
+        n_jobs: int | None = None) -> LDSResult:
     """Linear datamodeling score of an attribution against exactly retrained models.
 
     Parameters
@@ -126,6 +131,9 @@ def lds(learner, X, y, X_test, y_test, attributions, *, n_subsets: int = 100,
         Seeds the held-out subsets (a stream of their own).
     reference : LDSResult, optional
         Reuse its subsets and exact outputs (rate several attributions on the same subsets).
+    device, n_jobs : optional
+        Where the exact retraining runs, and over how many joblib workers (``ExactOracle``;
+        as in :func:`.estimators.data_shapley`).
 
     Returns
     -------
@@ -135,6 +143,7 @@ def lds(learner, X, y, X_test, y_test, attributions, *, n_subsets: int = 100,
 
     X, y, X_test, y_test = check_data(learner, X, y, X_test, y_test)
     _check_output(learner, output)
+    exact = ExactOracle(learner, warm_start=False, device=device or "cpu", n_jobs=n_jobs)
     n, m = X.shape[0], X_test.shape[0]
     tau = np.asarray(attributions, dtype=np.float64)
     if tau.ndim == 1:
@@ -154,7 +163,7 @@ def lds(learner, X, y, X_test, y_test, attributions, *, n_subsets: int = 100,
     else:
         k = _check_positive_int(n_subsets, "n_subsets", minimum=3)
         masks = _random_masks(learner, y, k, fraction, STREAM_LDS, seed)
-        thetas = learner.fit_subsets(X, y, masks)
+        thetas = exact.predict(X, y, masks)
         full = model_outputs(learner, thetas, X_test, y_test, output)  # shape: (k, m)
         seconds = time.perf_counter() - t0
     true = full.mean(axis=1, keepdims=True) if scalar else full
@@ -172,7 +181,8 @@ def lds(learner, X, y, X_test, y_test, attributions, *, n_subsets: int = 100,
 def attributions(learner, X, y, X_test, y_test, method: str = "loo", oracle="influence", *,
                  output: str = "neg_loss", per_test: bool = True, n_train_subsets: int = 500,
                  fraction: float = 0.5, alpha: float = 1.0, seed: int = 0,
-                 oracle_kwargs: dict | None = None) -> np.ndarray:
+                 oracle_kwargs: dict | None = None, device=None,
+                 n_jobs: int | None = None) -> np.ndarray:
     """Attributions tau for :func:`lds` from any oracle.
 
     Parameters
@@ -193,6 +203,8 @@ def attributions(learner, X, y, X_test, y_test, method: str = "loo", oracle="inf
         Datamodel training subsets, their size, and its ridge penalty.
     seed : int
     oracle_kwargs : dict, optional
+    device, n_jobs : optional
+        As in :func:`.estimators.data_shapley`.
 
     Returns
     -------
@@ -205,6 +217,7 @@ def attributions(learner, X, y, X_test, y_test, method: str = "loo", oracle="inf
     name, _ = parse_oracle(oracle, oracle_kwargs)
     if name == "utility" or hasattr(oracle, "predict_utility"):
         raise ValueError("attributions need a parameter oracle, not a utility predictor")
+    oracle_kwargs = with_engine(oracle, oracle_kwargs, device, n_jobs)
     n = X.shape[0]
     if method == "loo":
         masks = np.vstack([np.ones((1, n), bool), loo_masks(n)])

@@ -25,6 +25,7 @@ from .oracles import (
     derived_rng,
     resolve_oracle,
 )
+from .resolve import with_engine
 
 __all__ = ["MemorizationResult", "memorization", "per_point_scores", "subset_masks"]
 
@@ -102,7 +103,7 @@ def per_point_scores(learner, thetas, X, y, score: str = "correct") -> np.ndarra
 
 def memorization(learner, X, y, oracle="exact", n_subsets: int = 1000, fraction: float = 0.7,
                  seed: int = 0, *, score: str = "correct", oracle_kwargs: dict | None = None,
-                 return_info: bool = False):
+                 return_info: bool = False, device=None, n_jobs: int | None = None):
     """Memorisation scores mem(i) = E[s_i(theta(S)) | i in S] - E[s_i(theta(S)) | i not in S].
 
     theta(S) minimises sum_{i in S} loss_i(theta) + lam/2 ||P theta||^2 and comes from
@@ -125,6 +126,9 @@ def memorization(learner, X, y, oracle="exact", n_subsets: int = 1000, fraction:
         the true label, minus the loss) that separates points a linear model never flips.
     oracle_kwargs : dict, optional
     return_info : bool, default=False
+    device, n_jobs : optional
+        Where a built-in oracle runs and over how many joblib workers its exact solves go
+        (:func:`.resolve.with_engine`; as in :func:`.estimators.data_shapley`).
 
     Returns
     -------
@@ -136,6 +140,7 @@ def memorization(learner, X, y, oracle="exact", n_subsets: int = 1000, fraction:
     if isinstance(oracle, str) and oracle == "utility" or hasattr(oracle, "predict_utility"):
         raise ValueError("oracle must predict parameters (predict(X, y, masks)); a utility "
                          "predictor cannot give per-point memorisation")
+    oracle_kwargs = with_engine(oracle, oracle_kwargs, device, n_jobs)
     masks = subset_masks(learner, y, n_subsets, fraction, seed)
     obj, _, setup = resolve_oracle(oracle, learner, X, y, seed=seed,
                                    oracle_kwargs=oracle_kwargs)

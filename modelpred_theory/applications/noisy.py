@@ -154,7 +154,8 @@ def noisy_label_detection(learner, X, y, X_test, y_test, oracle="exact",
         ``"loo"`` with ``oracle="influence"`` gives the first-order influence values; ``"knn"``
         ignores the oracle (closed form on the features).
     **method_kwargs
-        Passed to the estimator (e.g. ``sampler``, ``alpha``/``beta``, ``k``, ``stopping``).
+        Passed to the estimator (e.g. ``sampler``, ``alpha``/``beta``, ``k``, ``stopping``, and
+        the oracle's ``device`` / ``n_jobs``).
 
     Returns
     -------
@@ -180,7 +181,7 @@ def noisy_label_detection(learner, X, y, X_test, y_test, oracle="exact",
                            **kw, **method_kwargs)
     elif method == "loo":
         res = loo_values(*data, oracle, metric=metric, seed=seed, oracle_kwargs=oracle_kwargs,
-                         return_info=True)
+                         return_info=True, **method_kwargs)
     elif method == "banzhaf":
         method_kwargs.setdefault("stopping", 10 * P)
         res = banzhaf(*data, oracle, seed=seed, **kw, **method_kwargs)

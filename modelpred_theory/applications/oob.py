@@ -19,6 +19,7 @@ from ._common import STREAM_PERMUTATIONS, _check_positive_int, check_data, deriv
 from .engine import new_state, resume_state, run
 from .memorization import SCORES, per_point_scores
 from .oracles import degenerate_mask, parse_oracle, resolve_oracle
+from .resolve import with_engine
 from .stopping import parse_stopping
 
 __all__ = ["data_oob"]
@@ -45,7 +46,8 @@ def _bootstrap_weights(gen, k, n, learner, y):
 
 def data_oob(learner, X, y, oracle="exact", *, stopping=200, seed: int = 0,
              score: str | None = None, round_size: int | None = None, resume=None,
-             checkpoint=None, oracle_kwargs: dict | None = None, progress: bool = False):
+             checkpoint=None, oracle_kwargs: dict | None = None, progress: bool = False,
+             device=None, n_jobs: int | None = None):
     """Data-OOB values: the out-of-bag score of every pool point over bootstrap models.
 
     Parameters
@@ -59,7 +61,7 @@ def data_oob(learner, X, y, oracle="exact", *, stopping=200, seed: int = 0,
     seed : int, default=0
     score : {"correct", "prob", "neg_loss"}, optional
         T(y_i, f_b(x_i)); default ``"correct"`` for classifiers, ``"neg_loss"`` otherwise.
-    round_size, resume, checkpoint, oracle_kwargs, progress
+    round_size, resume, checkpoint, oracle_kwargs, progress, device, n_jobs
         As in :func:`.estimators.data_shapley` (a round is ``round_size`` bootstrap models).
 
     Returns
@@ -79,6 +81,7 @@ def data_oob(learner, X, y, oracle="exact", *, stopping=200, seed: int = 0,
     if name == "utility" or hasattr(oracle, "predict_utility"):
         raise ValueError("oracle must predict parameters (predict(X, y, masks)); a utility "
                          "predictor cannot give per-point out-of-bag scores")
+    oracle_kwargs = with_engine(oracle, oracle_kwargs, device, n_jobs)
     rule = parse_stopping(stopping)
     derived_rng(seed, STREAM_PERMUTATIONS)  # validates seed
     ss = np.random.SeedSequence(int(seed), spawn_key=(STREAM_PERMUTATIONS, 1))

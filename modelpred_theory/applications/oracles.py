@@ -39,6 +39,7 @@ import time
 
 import numpy as np
 
+from ..learners._tensors import resolve_device
 from ..subsets import check_masks, covers_all_classes
 from ._common import (  # noqa: F401  (re-exported: the applications import them from here)
     METRICS,
@@ -97,6 +98,10 @@ def constant_predictor(learner, X, y) -> np.ndarray:
     return T.reshape(-1)
 
 
+# Subsets per parallel task of the exact oracle with n_jobs (the label engine's chunk).
+ENGINE_CHUNK = 64
+
+
 def degenerate_mask(learner, y, masks) -> np.ndarray:
     """Which subsets have no unique minimiser of F_S (see module docstring): bool (k,).
 
@@ -127,19 +132,35 @@ class ExactOracle:
         Start every Newton solve at the full-pool fit (cached per pool), which typically
         saves a third of the iterations; the minimiser does not depend on the start.
     chunk_size : int, optional
-        Passed to ``learner.fit_subsets``.
+        Passed to ``learner.fit_subsets`` (with ``n_jobs``: subsets per parallel task, default
+        ``ENGINE_CHUNK``).
     progress : bool, default=False
         tqdm progress over the solver's chunks.
+    device : {"cpu", "cuda", "auto"} or torch.device, default="cpu"
+        Where the exact solves run (float64).
+    n_jobs : int, optional
+        None: one in-process batched solve per call. An integer (-1: all cores): chunks of
+        subsets through the label engine (``setfn.fit_subsets_parallel``) on joblib's active
+        backend, local processes by default or Dask / Ray under ``joblib.parallel_config``; one
+        torch thread per chunk, so every ``n_jobs`` (1 included) and every engine gives the
+        same bits. CPU only.
     """
 
     name = "exact"
 
     def __init__(self, learner, *, warm_start: bool = True, chunk_size: int | None = None,
-                 progress: bool = False):
+                 progress: bool = False, device="cpu", n_jobs: int | None = None):
+        from ..setfn.engine import check_n_jobs
+
         self.learner = learner
         self.warm_start = bool(warm_start)
         self.chunk_size = chunk_size
         self.progress = bool(progress)
+        self.device = resolve_device(device)  # bad values fail here, before any work
+        self.n_jobs = check_n_jobs(n_jobs)
+        if self.n_jobs is not None and self.device.type != "cpu":
+            raise ValueError(f"n_jobs={n_jobs} solves in CPU processes; it cannot be combined "
+                             f"with device={device!r} (use one or the other)")
         self._cache: tuple | None = None
 
     def _theta_full(self, X, y):
@@ -152,8 +173,15 @@ class ExactOracle:
         """Exact theta(S) for each mask: masks (k, n) -> ndarray of shape (k, p)."""
         X = np.asarray(X, dtype=np.float64)
         theta0 = self._theta_full(X, y) if self.warm_start else None
-        return self.learner.fit_subsets(X, y, masks, theta0=theta0, chunk_size=self.chunk_size,
-                                        progress=self.progress)
+        if self.n_jobs is None:
+            return self.learner.fit_subsets(X, y, masks, theta0=theta0,
+                                            chunk_size=self.chunk_size, progress=self.progress,
+                                            device=self.device)
+        from ..setfn.engine import fit_subsets_parallel
+
+        return fit_subsets_parallel(self.learner, X, y, masks, theta0=theta0,
+                                    chunk_size=self.chunk_size or ENGINE_CHUNK,
+                                    n_jobs=self.n_jobs, threads=1, progress=self.progress).thetas
 
 
 class InfluenceOracle:
@@ -170,9 +198,10 @@ class InfluenceOracle:
 
     name = "influence"
 
-    def __init__(self, learner, *, order: int = 1):
+    def __init__(self, learner, *, order: int = 1, device="cpu"):
         self.learner = learner
         self.order = order
+        self.device = resolve_device(device)
         self._exact = ExactOracle(learner)
 
     def predict(self, X, y, masks) -> np.ndarray:
@@ -182,7 +211,7 @@ class InfluenceOracle:
         X = np.asarray(X, dtype=np.float64)
         theta_full = self._exact._theta_full(X, y)
         return np.asarray(influence(self.learner, X, y, masks, order=self.order,
-                                    theta_base=theta_full))
+                                    theta_base=theta_full, device=self.device))
 
 
 class NewtonOracle:
@@ -196,9 +225,10 @@ class NewtonOracle:
 
     name = "newton"
 
-    def __init__(self, learner, *, chunk_size: int | None = None):
+    def __init__(self, learner, *, chunk_size: int | None = None, device="cpu"):
         self.learner = learner
         self.chunk_size = chunk_size
+        self.device = resolve_device(device)
         self._exact = ExactOracle(learner)
 
     def predict(self, X, y, masks) -> np.ndarray:
@@ -208,7 +238,7 @@ class NewtonOracle:
         X = np.asarray(X, dtype=np.float64)
         theta_full = self._exact._theta_full(X, y)
         return np.asarray(newton_step(self.learner, X, y, masks, theta_base=theta_full,
-                                      chunk_size=self.chunk_size))
+                                      chunk_size=self.chunk_size, device=self.device))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from .oracles import (
 )
 from .utility_pred import UtilityPred
 
-__all__ = ["oracle_label", "parse_oracle", "resolve_oracle"]
+__all__ = ["oracle_label", "parse_oracle", "resolve_oracle", "with_engine"]
 
 
 def parse_oracle(oracle, oracle_kwargs: dict | None = None):
@@ -65,6 +65,46 @@ def parse_oracle(oracle, oracle_kwargs: dict | None = None):
                              f"another; give it once")
         kw["base"] = None if base == "none" else base
     return name, kw
+
+
+# The built-in oracles that take the applications' device= / n_jobs= keywords.
+_ENGINE_KEYS = {"exact": ("device", "n_jobs"), "influence": ("device",), "newton": ("device",),
+                "utility": ("device", "n_jobs"), "modelpred": ("device", "n_jobs")}
+
+
+def with_engine(oracle, oracle_kwargs: dict | None, device=None, n_jobs=None) -> dict | None:
+    """``oracle_kwargs`` with an application's ``device=`` / ``n_jobs=`` merged in (no work).
+
+    ``device`` runs the oracle's float64 work there ("exact", "influence", "newton"; the exact
+    labels of "utility"; ModelPred's labels and training); ``n_jobs`` spreads the exact solves
+    over joblib workers (the label engine: local processes, or Dask / Ray under
+    ``joblib.parallel_config``) for "exact", "utility" and "modelpred". Both are checked here,
+    before any oracle work; an oracle object keeps its own settings, so giving either with one
+    is an error, as is a key given both ways.
+    """
+    from ..learners._tensors import resolve_device
+    from ..setfn.engine import check_n_jobs
+
+    given = {k: v for k, v in (("device", device), ("n_jobs", n_jobs)) if v is not None}
+    if not given:
+        return oracle_kwargs
+    name, _ = parse_oracle(oracle, oracle_kwargs)
+    if name is None:
+        raise ValueError(f"{' and '.join(given)} configure the built-in oracles; set them on "
+                         f"the oracle object ({type(oracle).__name__}) instead")
+    for key in given:
+        if key not in _ENGINE_KEYS[name]:
+            takers = sorted(o for o, keys in _ENGINE_KEYS.items() if key in keys)
+            raise ValueError(f"oracle {oracle!r} takes no {key}=: it applies to {takers}")
+        if key in (oracle_kwargs or {}):
+            raise ValueError(f"{key} is given both as an argument and in oracle_kwargs; give "
+                             f"it once")
+    dev = resolve_device(given.get("device"))
+    jobs = check_n_jobs(given.get("n_jobs"))
+    if jobs is not None and dev.type != "cpu":
+        raise ValueError(f"n_jobs={n_jobs} solves in CPU processes; it cannot be combined with "
+                         f"device={device!r} (use one or the other)")
+    return {**(oracle_kwargs or {}), **given}
 
 
 def oracle_label(oracle, oracle_kwargs: dict | None = None) -> str:
@@ -138,7 +178,9 @@ def resolve_oracle(oracle, learner, X, y, *, seed: int = 0, X_test=None, y_test=
         n_perm = _check_positive_int(kw.pop("n_train_permutations", 50), "n_train_permutations")
         rng = derived_rng(seed, STREAM_UTILITY_TRAIN)
         masks, _, _ = permutation_prefixes(X.shape[0], n_perm, rng=rng)
-        exact = SubsetUtility(learner, X, y, X_test, y_test, ExactOracle(learner), metric=metric)
+        engine = {key: kw.pop(key) for key in ("device", "n_jobs") if key in kw}
+        exact = SubsetUtility(learner, X, y, X_test, y_test, ExactOracle(learner, **engine),
+                              metric=metric)
         masks = masks[~degenerate_mask(learner, y, masks)]
         u = exact(masks)
         kw.setdefault("seed", seed)

@@ -25,6 +25,7 @@ from .oracles import (
     derived_rng,
     resolve_oracle,
 )
+from .resolve import with_engine
 
 __all__ = ["AdditionCurve", "SelectionCurve", "greedy_addition", "selection_curve"]
 
@@ -139,7 +140,8 @@ class AdditionCurve:
 def greedy_addition(learner, X, y, X_val, y_val, oracle="exact", n_steps: int = 20,
                     seed: int = 0, *, init=None, init_size: int = 10, metric: str = "neg_loss",
                     X_test=None, y_test=None, eval_metric: str = "accuracy",
-                    oracle_kwargs: dict | None = None) -> AdditionCurve:
+                    oracle_kwargs: dict | None = None, device=None,
+                    n_jobs: int | None = None) -> AdditionCurve:
     """Add points one at a time, each time the one with the largest predicted utility gain.
 
     At each step every candidate j outside S is scored by U(S + {j}) from ``oracle`` in one
@@ -171,6 +173,9 @@ def greedy_addition(learner, X, y, X_val, y_val, oracle="exact", n_steps: int = 
         Held-out data on which the exact nested models are also scored with ``eval_metric``.
     eval_metric : {"accuracy", "neg_loss"}, default="accuracy"
     oracle_kwargs : dict, optional
+    device, n_jobs : optional
+        Where a built-in oracle runs and over how many joblib workers its exact solves go
+        (:func:`.resolve.with_engine`; as in :func:`.estimators.data_shapley`).
 
     Returns
     -------
@@ -178,6 +183,8 @@ def greedy_addition(learner, X, y, X_val, y_val, oracle="exact", n_steps: int = 
     """
     X, y, X_val, y_val = check_data(learner, X, y, X_val, y_val)
     check_metric(learner, metric)
+    if not (isinstance(oracle, str) and oracle == "random"):
+        oracle_kwargs = with_engine(oracle, oracle_kwargs, device, n_jobs)
     n = X.shape[0]
     n_steps = _check_positive_int(n_steps, "n_steps")
     rng = derived_rng(seed, STREAM_SUBSETS)

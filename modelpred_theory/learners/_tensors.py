@@ -13,6 +13,11 @@ DTYPE = torch.float64
 _DEVICE_CHOICES = ("cpu", "cuda", "auto")
 
 
+def host(t: torch.Tensor) -> np.ndarray:
+    """A tensor's values as a CPU ndarray, from any device."""
+    return t.detach().cpu().numpy()
+
+
 def _as_tensor(a, dtype=DTYPE, device=None) -> torch.Tensor:
     """float64 tensor from an ndarray (copied when read-only) or a tensor, on ``device``."""
     if isinstance(a, torch.Tensor):

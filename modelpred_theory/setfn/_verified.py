@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..learners._tensors import host
+
 __all__ = ["certified_lambda_min"]
 
 _EPS = float(np.finfo(np.float64).eps)
@@ -56,23 +58,23 @@ def certified_lambda_min(H: torch.Tensor, eps_h) -> np.ndarray:
     m, p, _ = H.shape
     eps_h = np.broadcast_to(np.asarray(eps_h, dtype=float), (m,))
     finite = torch.isfinite(H).all(dim=2).all(dim=1)
-    eye = torch.eye(p, dtype=H.dtype)
+    eye = torch.eye(p, dtype=H.dtype, device=H.device)
     Hs = torch.where(finite[:, None, None], H, eye)
-    ev = torch.linalg.eigvalsh(Hs)[:, 0].numpy()  # an estimate only, shape: (m,)
-    diag = Hs.diagonal(dim1=1, dim2=2).numpy()
+    ev = host(torch.linalg.eigvalsh(Hs)[:, 0])  # an estimate only, shape: (m,)
+    diag = host(Hs.diagonal(dim1=1, dim2=2))
     g1 = _gamma(p + 1)
     est = g1 * np.abs(diag).sum(1)  # expected size of gamma_{p+1} ||R||_F^2
     mu = np.full(m, -np.inf)
-    todo = finite.numpy().copy()
+    todo = host(finite).copy()
     for mult in (4.0, 64.0, 1024.0):
         if not todo.any():
             break
         s = ev - mult * est - 1e-12 * np.abs(ev)
-        A = Hs - torch.as_tensor(s)[:, None, None] * eye  # shape: (m, p, p)
+        A = Hs - torch.as_tensor(s, device=H.device)[:, None, None] * eye  # shape: (m, p, p)
         L, info = torch.linalg.cholesky_ex(A)
-        ok = todo & (info.numpy() == 0)
-        RF2 = (L**2).sum(dim=(1, 2)).numpy() * (1.0 + _gamma(p * p))
-        adiag = np.abs(A.diagonal(dim1=1, dim2=2).numpy()).max(1)
+        ok = todo & (host(info) == 0)
+        RF2 = host((L**2).sum(dim=(1, 2))) * (1.0 + _gamma(p * p))
+        adiag = np.abs(host(A.diagonal(dim1=1, dim2=2))).max(1)
         cert = s - g1 * RF2 - 2.0 * _EPS * adiag - eps_h - 4.0 * _EPS * np.abs(s)
         mu = np.where(ok, cert, mu)
         todo &= ~ok
@@ -117,10 +119,10 @@ def _quadratic_bound(H, G, mu, delta, eps_h) -> np.ndarray:
     xc = xc[:, :, 0]
     resid = (H @ xc[:, :, None])[:, :, 0] - G  # shape: (m, p)
     absres = (H.abs() @ xc.abs()[:, :, None])[:, :, 0] + G.abs()
-    xn = xc.norm(dim=1).numpy() * (1.0 + _gamma(p))
-    err = (resid.norm(dim=1).numpy() * (1.0 + _gamma(p)) + _gamma(p + 2) *
-           absres.norm(dim=1).numpy() + eps_h * xn + delta)
+    xn = host(xc.norm(dim=1)) * (1.0 + _gamma(p))
+    err = (host(resid.norm(dim=1)) * (1.0 + _gamma(p)) + _gamma(p + 2) *
+           host(absres.norm(dim=1)) + eps_h * xn + delta)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         b = xn + err / mu
-    ok = (info.numpy() == 0) & (mu > 0) & np.isfinite(b)
+    ok = (host(info) == 0) & (mu > 0) & np.isfinite(b)
     return np.where(ok, b, np.inf)

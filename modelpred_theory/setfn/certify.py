@@ -19,6 +19,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from ..learners._math import packed_outer_or_none
+from ..learners._tensors import host, resolve_device
 from ..learners._validation import check_theta, check_weight_matrix
 from ..learners.base import ConvexLearner, _as_tensor, augment
 from ._verified import _EPS, _MARGIN, _quadratic_bound, _solve_increasing, certified_lambda_min
@@ -72,10 +73,10 @@ def _active_set_refine(learner, Tc, Xt, yt, Xa, Wn, K, row_norm, g_safe, cap, la
     mu_best = np.full(r.shape, lam)
     if not hasattr(learner, "_link") or learner.name != "svm":
         return r, mu_best
-    Z = learner._margins(Tc, Xa, K)[..., 0].numpy()  # shape: (m, n)
-    y = yt.numpy()
+    Z = host(learner._margins(Tc, Xa, K)[..., 0])  # shape: (m, n)
+    y = host(yt)
     slack = 1.0 - y[None] * Z  # shape: (m, n), > 0 on active points
-    tn = Tc.norm(dim=1).numpy()
+    tn = host(Tc.norm(dim=1))
     zerr = _MARGIN * (Xa.shape[1] + 20) * _EPS * (1.0 + row_norm[None] * tn[:, None] + 1.0)
     eps_h = _MARGIN * (n + p + 20) * _EPS * (cap * (Wn @ row_norm**2) + lam)
     for _ in range(n_rounds):
@@ -83,7 +84,8 @@ def _active_set_refine(learner, Tc, Xt, yt, Xa, Wn, K, row_norm, g_safe, cap, la
         Wa = np.where(act, Wn, 0.0)
         if not act.any():
             break
-        H = learner.batch_hessian(Tc, Xt, yt, _as_tensor(Wa), K)  # = 2 sum_A w x x^T + lam I
+        # = 2 sum_A w x x^T + lam I
+        H = learner.batch_hessian(Tc, Xt, yt, _as_tensor(Wa, device=Tc.device), K)
         mu = np.maximum(certified_lambda_min(H, eps_h), lam)  # H >= lam I holds analytically
         r_new = np.minimum(r, g_safe / mu)
         mu_best = np.maximum(mu_best, np.where(r_new < r, mu, mu_best))
@@ -109,12 +111,12 @@ def _check_finite(values: np.ndarray, scale, start: int) -> None:
 
 def _residual(ctx, Tc, Wn, start: int):
     """(||g||, its rounding margin delta, R) per row of a chunk (THEORY.md 3.6 (a))."""
-    lrn, Wc = ctx.learner, _as_tensor(Wn)
+    lrn, Wc = ctx.learner, _as_tensor(Wn, device=ctx.dev)
     G = lrn.batch_grad(Tc, ctx.Xt, ctx.yt, Wc, ctx.K)  # shape: (m, p)
-    gn = G.norm(dim=1).numpy()
+    gn = host(G.norm(dim=1))
     _, dZ = lrn._link(lrn._margins(Tc, ctx.Xa, ctx.K), ctx.yt, "grad")  # shape: (m, n, K)
-    dzn = dZ.norm(dim=2).numpy()  # shape: (m, n)
-    tn = Tc.norm(dim=1).numpy()  # shape: (m,)
+    dzn = host(dZ.norm(dim=2))  # shape: (m, n)
+    tn = host(Tc.norm(dim=1))  # shape: (m,)
     rn = ctx.row_norm
     with np.errstate(over="ignore", invalid="ignore"):
         mag = (Wn * rn[None]) @ np.ones(ctx.n)  # sum_i w_i ||x~_i||
@@ -127,12 +129,12 @@ def _residual(ctx, Tc, Wn, start: int):
 
 def _certify_chunk(ctx, T, W, start: int) -> dict:
     """Bounds and details for one chunk of predictions T (m, p) with weights W (m, n)."""
-    Tc = _as_tensor(np.ascontiguousarray(T))  # shape: (m, p)
+    Tc = _as_tensor(np.ascontiguousarray(T), device=ctx.dev)  # shape: (m, p)
     Wn = np.ascontiguousarray(W)
     out = {"gauge": np.zeros(len(Wn)), "mu": np.full(len(Wn), np.nan)}
     if ctx.u is not None:
         a = Tc @ ctx.u  # shape: (m,)
-        out["gauge"] = a.abs().numpy() + 4.0 * _EPS * Tc.norm(dim=1).numpy()
+        out["gauge"] = host(a.abs()) + 4.0 * _EPS * host(Tc.norm(dim=1))
         Tc = Tc - a[:, None] * ctx.u[None, :]
     G, gn, delta, R = _residual(ctx, Tc, Wn, start)
     g_safe = gn + delta
@@ -146,16 +148,16 @@ def _certify_chunk(ctx, T, W, start: int) -> dict:
     if ctx.method == "none":
         out["bounds"] = np.full(len(Wn), np.inf)
         return out
-    H = ctx.learner.batch_hessian(Tc, ctx.Xt, ctx.yt, _as_tensor(Wn), ctx.K,
+    H = ctx.learner.batch_hessian(Tc, ctx.Xt, ctx.yt, _as_tensor(Wn, device=ctx.dev), ctx.K,
                                   outer=ctx.outer)  # shape: (m, p, p)
-    _check_finite(H.flatten(1).sum(1).numpy(), None, start)
+    _check_finite(host(H.flatten(1).sum(1)), None, start)
     eps_h = _MARGIN * (n + p + 20) * _EPS * (ctx.cap * (Wn @ ctx.row_norm**2) + lam + 1e-300)
     if ctx.u is not None:
         # F_S is flat along u (H^true u = 0): lambda_min(H + c u u^T) = lambda_min of H on
         # the complement of u when c >= that value; c = trace(H) >= lambda_max.
         c_u = H.diagonal(dim1=1, dim2=2).sum(1)  # shape: (m,)
         H = H + c_u[:, None, None] * (ctx.u[:, None] * ctx.u[None, :])[None]
-        eps_h = eps_h + 8.0 * p * _EPS * c_u.numpy()
+        eps_h = eps_h + 8.0 * p * _EPS * host(c_u)
     mu = certified_lambda_min(H, eps_h)
     if ctx.method == "exact-quadratic":
         b = _quadratic_bound(H, G, mu, delta, eps_h)
@@ -171,7 +173,7 @@ def _certify_chunk(ctx, T, W, start: int) -> dict:
 
 
 def certify(learner, X, y, masks, thetas_hat, return_details: bool = False, *,
-            chunk_size: int | None = None, progress: bool = False):
+            chunk_size: int | None = None, progress: bool = False, device="cpu"):
     """Rigorous upper bounds on ||theta_hat_k - theta(S_k)|| from the optimality residual.
 
     Sum convention: F_S(theta) = sum_{i in S} w_i loss_i(theta) + lam/2 ||P theta||^2, theta(S)
@@ -195,6 +197,9 @@ def certify(learner, X, y, masks, thetas_hat, return_details: bool = False, *,
         Predictions per batch (default: sized to a ~128 MB budget).
     progress : bool, default=False
         Show a tqdm progress bar over chunks.
+    device : {"cpu", "cuda", "auto"} or torch.device, default="cpu"
+        Where the gradients, Hessians and certified factorisations run (float64 on any
+        device; the rounding analysis assumes the standard model there too).
 
     Returns
     -------
@@ -262,6 +267,7 @@ def certify(learner, X, y, masks, thetas_hat, return_details: bool = False, *,
         raise ValueError(f"learner must be a ConvexLearner, got {type(learner).__name__}")
     if not isinstance(return_details, bool | np.bool_):
         raise ValueError("return_details must be a bool")
+    dev = resolve_device(device)  # a bad device fails before any work
     X, y_enc, K = learner._prepare(X, y)
     n, d = X.shape
     q = d + 1
@@ -294,16 +300,16 @@ def certify(learner, X, y, masks, thetas_hat, return_details: bool = False, *,
     else:
         method = "none"
 
-    Xt, yt = learner._tensors(X, y_enc)
+    Xt, yt = learner._tensors(X, y_enc, device=dev)
     Xa = augment(Xt)  # shape: (n, q)
-    row_norm = Xa.norm(dim=1).numpy()  # shape: (n,)
+    row_norm = host(Xa.norm(dim=1))  # shape: (n,)
     if not np.all(np.isfinite(row_norm**4)):
         raise ValueError("X has rows so large that their outer products overflow float64; "
                          "scale X (e.g. X / max_i ||x_i||) before certifying")
     ctx = SimpleNamespace(
         learner=learner, Xt=Xt, yt=yt, Xa=Xa, row_norm=row_norm, K=K, n=n, p=p, lam=lam,
         all_pen=all_pen, c_gsc=c_gsc, method=method, cap=_curvature_cap(learner, K),
-        u=learner._gauge_direction(d, K),
+        u=None if (u := learner._gauge_direction(d, K)) is None else u.to(dev), dev=dev,
         # the packed table where it fits (None at large d: Hessians from X directly)
         outer=(packed_outer_or_none(Xt) if method in ("exact-quadratic", "self-concordant")
                else None))

@@ -214,7 +214,7 @@ class DeepSets(nn.Module):
         self.scale.copy_(scale)
 
     @torch.no_grad()
-    def fold_output_scaling(self) -> "DeepSets":
+    def fold_output_scaling(self) -> DeepSets:
         """Fold shift + scale * (h A^T + b) into rho's last layer (scale A, shift + scale b); the
         buffers become 0 and 1. Same function up to rounding, one pass fewer per prediction."""
         last = self.rho[-1]
