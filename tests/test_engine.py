@@ -47,6 +47,18 @@ class _FailsOnce(_DiesOnce):
         return LogisticRegression.fit_subsets(self, X, y, masks, *a, **k)
 
 
+class _RecordsPid(LogisticRegression):
+    """Touches ``folder/<pid>`` whenever a process solves a chunk."""
+
+    def __init__(self, lam=1.0, *, folder: str = ""):
+        super().__init__(lam)
+        self.folder = folder
+
+    def _newton(self, *a, **k):
+        Path(self.folder, str(os.getpid())).touch()
+        return super()._newton(*a, **k)
+
+
 @pytest.fixture(scope="module", autouse=True)
 def two_client_threads():
     """This process runs 2 torch threads (conftest sets 1), unlike Dask and loky workers (1)."""
@@ -248,6 +260,21 @@ def test_dask_killed_worker_chunk_is_recomputed(problem, dask_client, tmp_path):
                                backend="dask")
     assert (tmp_path / "died").exists()  # a worker did die mid-run
     assert _same_bits(th, thetas)  # and the scheduler recomputed its chunk elsewhere
+
+
+def test_fit_subsets_n_jobs_follows_the_active_joblib_backend(problem, dask_client, tmp_path):
+    """fit_subsets(n_jobs=2) under parallel_config(backend="dask") solves its chunks in the
+    cluster's worker processes, not here, and returns the serial bits."""
+    X, y, masks, _, _ = problem
+    dask_client.wait_for_workers(2, timeout=120)  # a worker killed by another test restarts
+    lrn = _RecordsPid(1.0, folder=str(tmp_path))
+    serial = LogisticRegression(1.0).fit_subsets(X, y, masks, chunk_size=CHUNK)
+    with dask_client.as_current(), joblib.parallel_config(backend="dask"):
+        on_dask = lrn.fit_subsets(X, y, masks, chunk_size=CHUNK, n_jobs=2)
+    workers = set(dask_client.run(os.getpid).values())  # the two worker processes
+    solved_in = {int(f.name) for f in tmp_path.iterdir()}
+    assert solved_in and solved_in <= workers and os.getpid() not in solved_in
+    assert _same_bits(on_dask, serial)
 
 
 def test_exact_oracle_valuation_on_dask_equals_serial_bits(dask_client):

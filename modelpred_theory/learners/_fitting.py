@@ -42,11 +42,15 @@ def _check_n_jobs(n_jobs, dev: torch.device) -> int:
 
 def _fit_chunk(learner, X, y_enc, K, W, T0, n_threads):
     """Solve one chunk in a worker process; returns numpy (thetas, grad_norms, n_iter, conv)."""
+    previous = torch.get_num_threads()
     torch.set_num_threads(n_threads)  # the parent's setting: bit-identical to the serial run
-    Xt, yt = learner._tensors(X, y_enc)
-    T = learner._initial(T0, W.shape[0], K * (X.shape[1] + 1))
-    Tc, g, it, cv = learner._newton(Xt, yt, _as_tensor(W), T, K,
-                                    outer=learner._outer_for(Xt, K))
+    try:
+        Xt, yt = learner._tensors(X, y_enc)
+        T = learner._initial(T0, W.shape[0], K * (X.shape[1] + 1))
+        Tc, g, it, cv = learner._newton(Xt, yt, _as_tensor(W), T, K,
+                                        outer=learner._outer_for(Xt, K))
+    finally:  # a Dask or Ray worker keeps its own setting for its next task
+        torch.set_num_threads(previous)
     return Tc.numpy(), g.numpy(), it.numpy(), cv.numpy()
 
 
@@ -147,8 +151,11 @@ class Fitting:
         device : {"cpu", "cuda", "auto"} or torch.device
             Where the chunks are solved (float64 everywhere); "auto" is CUDA when available.
         n_jobs : int, optional
-            Solve chunks in this many processes (joblib, loky backend; -1: all cores). The
-            results are bit-identical to the serial run (None or 1). CPU only.
+            Solve chunks over this many joblib workers (-1: all cores) on joblib's active
+            backend: local processes (loky) by default, Dask distributed or Ray under
+            ``joblib.parallel_config(backend=...)``. Each chunk runs at this process's torch
+            thread count, so the results are bit-identical to the serial run (None or 1).
+            CPU only.
 
         Returns
         -------
@@ -210,7 +217,9 @@ class Fitting:
 
             n_threads = torch.get_num_threads()
             y_plain = np.asarray(y_enc)
-            return Parallel(n_jobs=jobs, backend="loky", return_as="generator")(
+            # joblib's active backend (loky processes by default; Dask or Ray under
+            # joblib.parallel_config), results in chunk order
+            return Parallel(n_jobs=jobs, prefer="processes", return_as="generator")(
                 delayed(_fit_chunk)(self, X, y_plain, K, W[s:e], init(s, e), n_threads)
                 for s, e in bounds)
 

@@ -108,7 +108,11 @@ class NewtonSolver:
         Xa = augment(Xt)
         k, p = Ta.shape
         if A is None:  # curvatures d^2 loss / dZ^2 at Ta, unless the caller has them
-            _, _, A = self._link(self._margins(Ta, Xa, K), yt, "curv")
+            if K > 1 and hasattr(self, "_softmax_curvature"):  # class probabilities (k, n, K)
+                _, dZ = self._link(self._margins(Ta, Xa, K), yt, "grad")
+                A = self._softmax_curvature(dZ, yt)
+            else:
+                _, _, A = self._link(self._margins(Ta, Xa, K), yt, "curv")
         # A (k, n, K, K), or softmax probabilities S (k, n, K) with A_i = diag(s_i) - s_i s_i^T
         soft = A.dim() == 3
         WA = Wa[:, :, None] * A if soft else Wa[:, :, None, None] * A
