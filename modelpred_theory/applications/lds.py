@@ -143,7 +143,7 @@ def lds(learner, X, y, X_test, y_test, attributions, *, n_subsets: int = 100,
 
     X, y, X_test, y_test = check_data(learner, X, y, X_test, y_test)
     _check_output(learner, output)
-    exact = ExactOracle(learner, warm_start=False, device=device or "cpu", n_jobs=n_jobs)
+    exact = ExactOracle(learner, warm_start=False, device=device, n_jobs=n_jobs)
     n, m = X.shape[0], X_test.shape[0]
     tau = np.asarray(attributions, dtype=np.float64)
     if tau.ndim == 1:

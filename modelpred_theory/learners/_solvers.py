@@ -108,11 +108,8 @@ class NewtonSolver:
         Xa = augment(Xt)
         k, p = Ta.shape
         if A is None:  # curvatures d^2 loss / dZ^2 at Ta, unless the caller has them
-            if K > 1 and hasattr(self, "_softmax_curvature"):  # class probabilities (k, n, K)
-                _, dZ = self._link(self._margins(Ta, Xa, K), yt, "grad")
-                A = self._softmax_curvature(dZ, yt)
-            else:
-                _, _, A = self._link(self._margins(Ta, Xa, K), yt, "curv")
+            A = self._derivatives(self._margins(Ta, Xa, K), yt, False,
+                                  self._probability_curvature(K))[2][0]
         # A (k, n, K, K), or softmax probabilities S (k, n, K) with A_i = diag(s_i) - s_i s_i^T
         soft = A.dim() == 3
         WA = Wa[:, :, None] * A if soft else Wa[:, :, None, None] * A
@@ -208,6 +205,10 @@ class NewtonSolver:
             t[idx] *= 0.5
         return new, f_new
 
+    def _probability_curvature(self, K: int) -> bool:
+        """Whether CG applies the curvature through class probabilities (multinomial)."""
+        return K > 1 and hasattr(self, "_softmax_curvature")
+
     def _derivatives(self, Za, yt, need_loss: bool, low_rank: bool):
         """(loss or None, dZ, [curvature]) at margins Za: the loss only while the objective is
         not yet known (and never for quadratic learners); for the multinomial on the CG path the
@@ -259,7 +260,7 @@ class NewtonSolver:
         d = Xt.shape[1]
         dev = Xt.device
         use_cg = self.uses_cg(p)
-        low_rank = use_cg and K > 1 and hasattr(self, "_softmax_curvature")
+        low_rank = use_cg and self._probability_curvature(K)
         if outer is None and not use_cg:
             outer = packed_outer_or_none(Xt)  # None at large d: direct Hessians
         scale = self._grad_scale(Xt, yt, W, K)
