@@ -83,7 +83,7 @@ def _baselines(learner, X, y, Q, exact, exact_per_q):
     from modelpred_theory.setfn import relative_error
     from modelpred_theory.setfn.bases import make_base
 
-    _, y_enc, K = learner._prepare(X, y)
+    _, y_enc, K = learner.prepare(X, y)
     rows = []
     for name, base in (("influence (1st order)", "influence"), ("Newton step", "newton")):
         b, setup = _timed(lambda base=base: make_base(base, learner).fit(X, y_enc, K))

@@ -104,7 +104,7 @@ def _one_base(base, learner, X, y, pairs, new, idx, exact, exact_reps, cfg, args
         predict_times.append(time.perf_counter() - t0)
     predict_s = float(np.median(predict_times))
     err = relative_error(pred[idx], exact.thetas)
-    _, y_enc, K = learner._prepare(X, y)
+    _, y_enc, K = learner.prepare(X, y)
     base_pred = model.base_.predict(X, y_enc, K, new[idx].astype(np.float64))
     r = int(model.arch["rho_hidden"][-1])
     mean = exact.thetas.mean(axis=0)

@@ -16,7 +16,7 @@ beside it, and the process's lifetime peak (getrusage). Before each step the scr
 the step's dominant arrays (formulas in ``predict_gb``); a step predicted above ``--max-gb`` is
 not run and its entry says why, so the script never pushes a shared machine into swap or the
 OOM killer. The packed per-row outer products (n, q(q+1)/2), q = d + 1, are built only on the
-direct (Hessian) path and only below ``_math.OUTER_BYTES`` (1 GiB); the truncated-Newton path
+direct (Hessian) path and only below ``tensors.OUTER_BYTES`` (1 GiB); the truncated-Newton path
 never builds them, and above the cap Hessians are formed from X directly.
 
 Usage
@@ -45,7 +45,7 @@ import numpy as np
 import torch
 
 import modelpred_theory as mpt
-from modelpred_theory.learners._math import OUTER_BYTES
+from modelpred_theory.learners.tensors import OUTER_BYTES
 
 GB = 2.0**30
 # (kind, n, d, K); K = 2 is binary
@@ -107,7 +107,7 @@ def predict_gb(step: str, n: int, d: int, K: int, k: int, learner) -> float:
 
     outer: 3 n q(q+1)/2 (the packed outer products and the two column gathers that build it),
     built only on the direct (Hessian) path and only while the table fits in
-    ``_math.OUTER_BYTES``; otherwise each chunk's Hessians come from X directly (k_c n q
+    ``tensors.OUTER_BYTES``; otherwise each chunk's Hessians come from X directly (k_c n q
     temporaries). data: 3 n q (the tensor, its augmented copy and a temporary); per-sample
     gradients: 2 n p (G and H^{-1} G); chunked Hessians:
     2 k_c p^2 (k_c the learner's chunk); the CG path's per-subset curvatures 6 n K^2; the data

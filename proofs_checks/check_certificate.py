@@ -53,7 +53,7 @@ def adversarial(learner, X, y, masks, exact, rng) -> dict[str, np.ndarray]:
     out["full-pool fit"] = np.broadcast_to(learner.fit(X, y).theta, (k, p)).copy()
     V = np.empty((k, p))
     d = X.shape[1]
-    u = learner._gauge_direction(d, p // (d + 1))
+    u = learner.gauge_direction(d, p // (d + 1))
     for j in range(k):  # flattest direction of the Hessian at theta(S), off the gauge direction
         H = learner.hessian(exact[j], X, y, masks[j].astype(float))
         if u is not None:

@@ -68,7 +68,7 @@ def influence_matrix(learner, X, y, theta, w=None) -> np.ndarray:
     w (default all ones), gauge direction fixed."""
     H = learner.hessian(theta, X, y, w)
     d = X.shape[1]
-    u = learner._gauge_direction(d, len(theta) // (d + 1))
+    u = learner.gauge_direction(d, len(theta) // (d + 1))
     if u is not None:
         H = H + np.trace(H) * np.outer(u.numpy(), u.numpy())
     G = learner.per_sample_grads(theta, X, y)  # shape: (n, p)

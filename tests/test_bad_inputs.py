@@ -3,7 +3,7 @@
 For every case one of two things must hold:
 - refused: a ValueError / TypeError raised by this package (the innermost frame is ours, never
   numpy's or torch's), whose message names the argument, before any solver iteration starts
-  (``ConvexLearner._newton`` is replaced by a tripwire while the call runs);
+  (``ConvexLearner.solve`` is replaced by a tripwire while the call runs);
 - accepted: the result equals an independent computation (scikit-learn, numpy, a closed form),
   and a converged flag is never True with a non-finite residual.
 
@@ -329,7 +329,7 @@ def tripwire(monkeypatch):
     def _boom(*args, **kwargs):
         raise AssertionError("the solver started before the input was refused")
 
-    monkeypatch.setattr(ConvexLearner, "_newton", _boom)
+    monkeypatch.setattr(ConvexLearner, "solve", _boom)
 
 
 @pytest.mark.parametrize("case,call,exc,pattern", REFUSED, ids=[c[0] for c in REFUSED])
@@ -504,11 +504,11 @@ def test_converged_runs_do_not_warn():
 def test_never_converged_with_nonfinite_residual():
     # the solver's own guard, beneath the input checks: a gradient that overflows mid-solve
     X = _with(X0, 0, 0, 1e100)
-    Xt, yt = LR._tensors(X, LR.encode_y(Y_BIN))
+    Xt, yt = LR.tensors(X, LR.encode_y(Y_BIN))
     import torch
 
     W = torch.ones(1, N, dtype=torch.float64)
-    T, g, it, conv = LR._newton(Xt, yt, W, torch.full((1, 4), 1e200, dtype=torch.float64), 1)
+    T, g, it, conv = LR.solve(Xt, yt, W, torch.full((1, 4), 1e200, dtype=torch.float64), 1)
     assert not bool(conv[0]) or bool(torch.isfinite(g[0]))
     assert not (bool(conv[0]) and not np.isfinite(float(g[0])))
 

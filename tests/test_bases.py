@@ -64,7 +64,7 @@ def fitted():
 def test_gemm_influence_base_equals_baselines_influence(problem):
     X, y = _binary() if problem == "binary" else _multi()
     lrn = mpt.learners.LogisticRegression(lam=0.5)
-    _, y_enc, K = lrn._prepare(X, y)
+    _, y_enc, K = lrn.prepare(X, y)
     M = _masks(len(y), 30, 0.4, 0, y, len(np.unique(y)))
     base = make_base("influence", lrn).fit(X, y_enc, K)
     got = base.predict(X, y_enc, K, M.astype(float))
@@ -76,7 +76,7 @@ def test_gemm_influence_base_equals_baselines_influence(problem):
 def test_newton_base_equals_baselines_newton_step(problem):
     X, y = _binary() if problem == "binary" else _multi()
     lrn = mpt.learners.LogisticRegression(lam=0.5)
-    _, y_enc, K = lrn._prepare(X, y)
+    _, y_enc, K = lrn.prepare(X, y)
     M = _masks(len(y), 30, 0.4, 1, y, len(np.unique(y)))
     base = make_base("newton", lrn).fit(X, y_enc, K)
     got = base.predict(X, y_enc, K, M.astype(float))

@@ -1,7 +1,7 @@
 """Large-d paths: Hessians without the packed outer-product table, CG solves without it.
 
 The packed table holds n (d+1)(d+2)/2 floats (25 GB at n = 2e4, d = 784), so it is built only
-on the direct (Hessian) path and only below ``_math.OUTER_BYTES``; these tests force both
+on the direct (Hessian) path and only below ``tensors.OUTER_BYTES``; these tests force both
 alternatives on small problems and compare with the packed path (float64; 1e-12 relative for
 two formulas of the same Hessian, 1e-8 for two Newton solves that each stop at residual 1e-10).
 """
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-import modelpred_theory.learners._math as math_mod
+import modelpred_theory.learners.tensors as math_mod
 from modelpred_theory.baselines import newton_step
 from modelpred_theory.learners import LogisticRegression, Ridge, SquaredHingeSVM
 
@@ -42,14 +42,15 @@ CASES = [("binary", LogisticRegression(0.7)), ("multi", LogisticRegression(0.7))
 def test_direct_hessians_equal_the_packed_table(kind, learner):
     X, y = _data(kind)
     p = learner.param_dim(X, y)
-    _, y_enc, K = learner._prepare(X, y)
-    Xt, yt = learner._tensors(X, y_enc)
+    _, y_enc, K = learner.prepare(X, y)
+    Xt, yt = learner.tensors(X, y_enc)
     rng = np.random.default_rng(1)
     T = torch.as_tensor(rng.normal(size=(5, p)) * 0.3)
     W = torch.as_tensor(rng.random((5, X.shape[0])))
     packed = learner.batch_hessian(T, Xt, yt, W, K, outer=math_mod.outer_products(Xt))
-    _, _, A = learner._link(learner._margins(T, math_mod.augment(Xt), K), yt, "hess")
-    direct = learner._hessian_direct(A, W, math_mod.augment(Xt), T)
+    obj = learner.objective(K)
+    _, _, A = obj.loss.derivatives(obj.margins(T, math_mod.augment(Xt)), yt, "hess")
+    direct = obj.hessian_direct(A, W, math_mod.augment(Xt), T)
     assert direct.shape == packed.shape == (5, p, p)
     assert torch.linalg.norm(direct - packed) <= SAME_RTOL * torch.linalg.norm(packed)
 
@@ -100,11 +101,11 @@ def test_gradient_link_skips_the_loss():
     """'grad' returns no loss (float64 softplus is the costly part); dZ is unchanged."""
     for kind, lrn in (("binary", LogisticRegression(1.0)), ("multi", LogisticRegression(1.0))):
         X, y = _data(kind)
-        _, y_enc, K = lrn._prepare(X, y)
-        Xt, yt = lrn._tensors(X, y_enc)
+        _, y_enc, K = lrn.prepare(X, y)
+        Xt, yt = lrn.tensors(X, y_enc)
         Z = torch.as_tensor(np.random.default_rng(0).normal(size=(3, X.shape[0], K)))
-        loss, dZ = lrn._link(Z, yt, "grad")
-        _, dZ_h, _ = lrn._link(Z, yt, "hess")
+        loss, dZ = lrn.objective(K).loss.derivatives(Z, yt, "grad")
+        _, dZ_h, _ = lrn.objective(K).loss.derivatives(Z, yt, "hess")
         assert loss is None
         torch.testing.assert_close(dZ, dZ_h, rtol=0, atol=0)
 
@@ -113,7 +114,7 @@ def test_gradient_link_skips_the_loss():
 def test_newton_step_on_the_cg_path_equals_the_direct_solve(pen, monkeypatch):
     """At p >= 256 the Newton system is solved by CG to relative residual 1e-11, not by
     forming (p, p) Hessians; the step is the same to ~1e-9 (multinomial, gauge included)."""
-    import modelpred_theory.learners._solvers as solvers
+    import modelpred_theory.learners.solvers as solvers
 
     X, y = _data("multi", n=120, d=70)
     learner = LogisticRegression(1.0, penalize_intercept=pen)
@@ -121,7 +122,7 @@ def test_newton_step_on_the_cg_path_equals_the_direct_solve(pen, monkeypatch):
     masks = np.random.default_rng(5).random((6, 120)) < 0.6
     masks[:, :4] = True
     cg = newton_step(learner, X, y, masks)
-    monkeypatch.setattr(solvers, "_CG_MIN_P", 10**9)
+    monkeypatch.setattr(solvers, "CG_MIN_P", 10**9)
     direct = newton_step(learner, X, y, masks)
     assert not np.array_equal(cg, direct)  # two different solves ran
     rel = np.linalg.norm(cg - direct, axis=1) / np.linalg.norm(direct, axis=1)

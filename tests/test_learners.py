@@ -316,17 +316,17 @@ def test_bad_inputs_raise_clear_errors():
 
 def test_newton_cg_path_gives_the_direct_newton_minimiser(digits, monkeypatch):
     """Large p solves Newton steps by preconditioned CG; the fixed point must not change."""
-    import modelpred_theory.learners._solvers as base
+    import modelpred_theory.learners.solvers as base
 
     X, y = digits
     learner = LogisticRegression(1.0, n_classes=10)
     rng = np.random.default_rng(4)
     masks = rng.random((6, len(y))) < 0.5
     masks[:, :20] = True
-    assert learner.param_dim(X, y) >= base._CG_MIN_P  # the CG path is the one exercised
+    assert learner.param_dim(X, y) >= base.CG_MIN_P  # the CG path is the one exercised
     assert learner.uses_cg(learner.param_dim(X, y))
     cg = learner.fit_subsets(X, y, masks, return_info=True)
-    monkeypatch.setattr(base, "_CG_MIN_P", 10**9)
+    monkeypatch.setattr(base, "CG_MIN_P", 10**9)
     assert not learner.uses_cg(learner.param_dim(X, y))
     direct = learner.fit_subsets(X, y, masks, return_info=True)
     assert not np.array_equal(cg.thetas, direct.thetas)  # two different paths ran
@@ -339,7 +339,7 @@ def test_newton_cg_path_gives_the_direct_newton_minimiser(digits, monkeypatch):
 @pytest.mark.parametrize("pen", [False, True])
 def test_newton_cg_path_for_binary_learners(pen, monkeypatch):
     """Force the CG path on small problems (logistic and the SVM's generalised Hessian)."""
-    import modelpred_theory.learners._solvers as base
+    import modelpred_theory.learners.solvers as base
 
     X, y = _data(8, n=80, d=5)
     rng = np.random.default_rng(0)
@@ -348,10 +348,10 @@ def test_newton_cg_path_for_binary_learners(pen, monkeypatch):
     for learner in (LogisticRegression(0.5, penalize_intercept=pen),
                     SquaredHingeSVM(0.5, penalize_intercept=pen)):
         direct = learner.fit_subsets(X, y, masks)
-        monkeypatch.setattr(base, "_CG_MIN_P", 1)
+        monkeypatch.setattr(base, "CG_MIN_P", 1)
         assert learner.uses_cg(learner.param_dim(X, y))
         res = learner.fit_subsets(X, y, masks, return_info=True)
-        monkeypatch.setattr(base, "_CG_MIN_P", 10**9)
+        monkeypatch.setattr(base, "CG_MIN_P", 10**9)
         assert res.converged.all()
         assert not np.array_equal(res.thetas, direct)  # the CG path really ran
         rel = np.linalg.norm(res.thetas - direct, axis=1) / np.linalg.norm(direct, axis=1)
@@ -392,7 +392,7 @@ def test_encoded_labels_round_trip_and_classes_accessor():
     labels = np.array(["x", "y", "z"])[y]
     learner = LogisticRegression(1.0)
     np.testing.assert_array_equal(learner.classes(labels), ["x", "y", "z"])
-    _, y_enc, K = learner._prepare(X, labels)
+    _, y_enc, K = learner.prepare(X, labels)
     assert K == 3 and y_enc.classes_.tolist() == ["x", "y", "z"]
     np.testing.assert_array_equal(np.asarray(y_enc), y)
     assert learner.encode_y(y_enc) is y_enc  # encoded labels are never re-mapped

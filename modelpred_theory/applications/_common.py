@@ -41,7 +41,7 @@ def check_data(learner, X, y, X_test=None, y_test=None):
     """
     if not hasattr(learner, "fit_subsets") or not hasattr(learner, "_prepare"):
         raise ValueError(f"learner must be a modelpred_theory learner, got {type(learner)!r}")
-    Xc, _, _ = learner._prepare(X, y)
+    Xc, _, _ = learner.prepare(X, y)
     y = np.asarray(y)
     if Xc.shape[0] < 2:
         raise ValueError(f"X must hold at least 2 points, got {Xc.shape[0]}")
@@ -50,7 +50,7 @@ def check_data(learner, X, y, X_test=None, y_test=None):
     if X_test is None or y_test is None:
         raise ValueError("X_test and y_test must be given together")
     try:
-        Xt, _, _ = learner._prepare(X_test, y_test)
+        Xt, _, _ = learner.prepare(X_test, y_test)
     except ValueError as exc:
         raise ValueError(f"X_test/y_test: {exc}") from exc
     if Xt.shape[1] != Xc.shape[1]:

@@ -103,7 +103,7 @@ def _random_masks(learner, y, k, fraction, stream, seed):
     n = y.shape[0]
     if not (np.isscalar(fraction) and 0 < fraction < 1):
         raise ValueError(f"fraction must be in (0, 1), got {fraction!r}")
-    needs = (not learner.penalize_intercept) and learner._needs_all_classes()
+    needs = (not learner.penalize_intercept) and learner.needs_all_classes()
     return fixed_size_subsets(n, k, max(1, round(fraction * n)), rng=derived_rng(seed, stream),
                               y=y if needs else None, require_all_classes=needs)
 

@@ -61,7 +61,7 @@ class MemorizationResult:
 
 
 def _needs_classes(learner) -> bool:
-    return (not learner.penalize_intercept) and learner._needs_all_classes()
+    return (not learner.penalize_intercept) and learner.needs_all_classes()
 
 
 def subset_masks(learner, y, n_subsets: int, fraction: float, seed: int) -> np.ndarray:

@@ -39,7 +39,7 @@ import time
 
 import numpy as np
 
-from ..learners._tensors import resolve_device
+from ..learners.tensors import resolve_device
 from ..subsets import check_masks, covers_all_classes
 from ._common import (  # noqa: F401  (re-exported: the applications import them from here)
     METRICS,
@@ -112,7 +112,7 @@ def degenerate_mask(learner, y, masks) -> np.ndarray:
     if learner.penalize_intercept:
         return np.zeros(masks.shape[0], dtype=bool)
     empty = ~masks.any(axis=1)
-    if not learner._needs_all_classes():
+    if not learner.needs_all_classes():
         return empty
     return empty | ~covers_all_classes(masks, y)
 

@@ -82,7 +82,7 @@ def with_engine(oracle, oracle_kwargs: dict | None, device=None, n_jobs=None) ->
     before any oracle work; an oracle object keeps its own settings, so giving either with one
     is an error, as is a key given both ways.
     """
-    from ..learners._tensors import resolve_device
+    from ..learners.tensors import resolve_device
     from ..setfn.engine import check_n_jobs
 
     given = {k: v for k, v in (("device", device), ("n_jobs", n_jobs)) if v is not None}

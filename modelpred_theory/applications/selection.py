@@ -192,7 +192,7 @@ def greedy_addition(learner, X, y, X_val, y_val, oracle="exact", n_steps: int = 
         init_size = _check_positive_int(init_size, "init_size")
         if init_size >= n:
             raise ValueError(f"init_size must be < n={n}, got {init_size}")
-        needs = (not learner.penalize_intercept) and learner._needs_all_classes()
+        needs = (not learner.penalize_intercept) and learner.needs_all_classes()
         S = fixed_size_subsets(n, 1, init_size, rng=rng, y=y if needs else None,
                                require_all_classes=needs)[0]
     else:

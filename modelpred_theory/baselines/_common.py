@@ -12,9 +12,11 @@ import numpy as np
 import torch
 
 from ..exceptions import ConvergenceWarning
-from ..learners._numerics import check_magnitudes
-from ..learners._validation import check_sample_weight, check_theta, check_weight_matrix
-from ..learners.base import DTYPE, ConvexLearner, _as_tensor, regularise_gauge
+from ..learners.base import ConvexLearner
+from ..learners.numerics import check_magnitudes
+from ..learners.tensors import DTYPE, regularise_gauge
+from ..learners.tensors import as_tensor as _as_tensor
+from ..learners.validation import check_sample_weight, check_theta, check_weight_matrix
 
 # Tolerance on the optimality residual of a caller-supplied base fit, relative to
 # max(1, ||grad F_base(0)||). Reason: the exact solvers stop at 1e-10; 1e-6 accepts any fit
@@ -34,9 +36,9 @@ def check_learner(learner, name: str = "learner") -> ConvexLearner:
 
 def prepare(learner, X, y):
     """Validate (X, y) with the learner's own checks; returns X (n, d), y_enc, K, p, Xt, yt."""
-    X, y_enc, K = learner._prepare(X, y)
+    X, y_enc, K = learner.prepare(X, y)
     check_magnitudes(learner, X, y_enc, np.ones(X.shape[0]), "the weights")
-    Xt, yt = learner._tensors(X, y_enc)
+    Xt, yt = learner.tensors(X, y_enc)
     p = K * (X.shape[1] + 1)
     return X, y_enc, K, p, Xt, yt
 
@@ -53,7 +55,7 @@ def check_subsets(learner, masks, X, y_enc, K, name: str = "masks") -> np.ndarra
     """Masks validated as ``learner.fit_subsets`` validates them (shape, values, every class
     present where the minimiser needs it, magnitudes); float64 (k, n)."""
     W = check_weight_matrix(masks, X.shape[0], name=name)
-    learner._check_existence(W, y_enc, K, name)
+    learner.check_existence(W, y_enc, K, name)
     check_magnitudes(learner, X, y_enc, W, name)
     return W
 
@@ -89,7 +91,7 @@ def base_fit(learner, X, y_enc, K, base_w, theta_base=None, name: str = "theta_b
     from ..learners.objective import optimality_residual
 
     p = K * (X.shape[1] + 1)
-    learner._check_existence(base_w[None], y_enc, K, "base_mask")
+    learner.check_existence(base_w[None], y_enc, K, "base_mask")
     if theta_base is None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -105,8 +107,8 @@ def base_fit(learner, X, y_enc, K, base_w, theta_base=None, name: str = "theta_b
     T = check_theta(theta_base, p, name=name)
     if T.shape[0] != 1:
         raise ValueError(f"{name} must have shape ({p},), got {np.shape(theta_base)}")
-    Xt, yt = learner._tensors(X, y_enc)
-    scale = float(learner._grad_scale(Xt, yt, _as_tensor(base_w)[None], K)[0])
+    Xt, yt = learner.tensors(X, y_enc)
+    scale = float(learner.objective(K).grad_scale(Xt, yt, _as_tensor(base_w)[None])[0])
     r = float(optimality_residual(learner, T, X, y_enc, base_w[None])[0])
     if not np.isfinite(r) or r > BASE_FIT_RTOL * scale:
         raise ValueError(
@@ -118,7 +120,7 @@ def base_fit(learner, X, y_enc, K, base_w, theta_base=None, name: str = "theta_b
 
 def check_masks_exist(learner, W: np.ndarray, y_enc, K: int, name: str = "masks") -> None:
     """Refuse subsets missing a class exactly as ``learner.fit_subsets`` does."""
-    learner._check_existence(W, y_enc, K, name)
+    learner.check_existence(W, y_enc, K, name)
 
 
 class HessianSolver:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..learners._validation import check_theta, check_X, check_y_shape
+from ..learners.validation import check_theta, check_X, check_y_shape
 from ._common import base_fit, check_learner, check_masks_weights, prepare
 from ._compare_result import CompareResult, MethodResult, format_table
 from .datamodels import Datamodel
@@ -33,7 +33,7 @@ def _draw_datamodel_masks(learner, y_enc, K, sizes: np.ndarray, m: int, rng) -> 
     when the learner needs it)."""
     n = y_enc.shape[0]
     gen = np.random.default_rng(rng)
-    need = learner._needs_all_classes()
+    need = learner.needs_all_classes()
     labels = y_enc if need else None
     out = np.empty((m, n), dtype=bool)
     todo = np.arange(m)
@@ -153,7 +153,7 @@ def compare(learner, X, y, X_test, y_test, masks, methods: Sequence[str] = DEFAU
     if n_datamodel is not None and not (isinstance(n_datamodel, int | np.integer)
                                         and n_datamodel >= 10):
         raise ValueError(f"n_datamodel must be an integer >= 10, got {n_datamodel!r}")
-    learner._check_existence(W, y_enc, K, "masks")
+    learner.check_existence(W, y_enc, K, "masks")
 
     t0 = time.perf_counter()
     theta = base_fit(learner, X, y_enc, K, np.ones(n), theta_full)

@@ -11,8 +11,8 @@ import warnings
 import numpy as np
 import torch
 
-from ..learners._validation import check_sample_weight, check_theta
-from ..learners.base import _as_tensor
+from ..learners.tensors import as_tensor as _as_tensor
+from ..learners.validation import check_sample_weight, check_theta
 from ._common import check_learner, prepare
 
 # Default relative residual ||H s - v|| / ||v|| at which CG stops. Reason: float64 CG on the
@@ -107,7 +107,7 @@ def ihvp_cg(learner, theta, X, y, V, sample_weight=None, *, tol: float = DEFAULT
     m = Vm.shape[0]
     Theta = _as_tensor(np.broadcast_to(T, (m, p)).copy())
     W = _as_tensor(np.broadcast_to(w, (m, w.shape[0])).copy())
-    u = learner._gauge_direction(X.shape[1], K)
+    u = learner.gauge_direction(X.shape[1], K)
 
     def project(B):
         return B if u is None else B - (B @ u)[:, None] * u[None, :]

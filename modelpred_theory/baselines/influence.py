@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..learners._tensors import resolve_device
-from ..learners.base import _as_tensor
+from ..learners.tensors import as_tensor as _as_tensor
+from ..learners.tensors import resolve_device
 from ._common import (
     HessianSolver,
     base_fit,
@@ -126,7 +126,7 @@ def influence(learner, X, y, masks, order: int = 1, base_mask=None, *, solver: s
     k = W.shape[0]
     delta = wb[None, :] - W  # shape: (k, n), signed: + removed, - added
     G = learner.per_sample_grads(theta, X, y_enc)  # shape: (n, p)
-    u = learner._gauge_direction(d, K)
+    u = learner.gauge_direction(d, K)
 
     if solver == "direct":
         Hs = HessianSolver(learner.hessian(theta, X, y_enc, sample_weight=wb), u)
@@ -144,7 +144,7 @@ def influence(learner, X, y, masks, order: int = 1, base_mask=None, *, solver: s
         return check_finite_result(theta[None, :] + v, "influence")
 
     if dev.type != "cpu":
-        Xt, yt = learner._tensors(X, y_enc, device=dev)
+        Xt, yt = learner.tensors(X, y_enc, device=dev)
     Theta = broadcast_theta(theta, k).to(dev)
     V = _as_tensor(v, device=dev)
     with torch.no_grad():

@@ -12,8 +12,8 @@ import numpy as np
 import scipy.linalg
 
 from ..exceptions import ConvergenceWarning
-from ..learners.base import augment
 from ..learners.ridge import Ridge
+from ..learners.tensors import augment
 from ..subsets import loo_masks
 from ._common import base_fit, check_learner, prepare
 
@@ -57,7 +57,7 @@ def loo_exact(learner, X, y, *, theta_full=None, chunk_size=None, progress: bool
     if n < 2:
         raise ValueError(f"X must have at least 2 rows for leave-one-out, got {n}")
     masks = loo_masks(n)
-    learner._check_existence(masks.astype(np.float64), y_enc, K, "leave-one-out subsets")
+    learner.check_existence(masks.astype(np.float64), y_enc, K, "leave-one-out subsets")
     theta = base_fit(learner, X, y_enc, K, np.ones(n), theta_full, name="theta_full")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)

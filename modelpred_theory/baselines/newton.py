@@ -10,9 +10,9 @@ import math
 import numpy as np
 import torch
 
-from ..learners._math import packed_outer_or_none
-from ..learners._tensors import resolve_device
-from ..learners.base import _as_tensor, augment, regularise_gauge
+from ..learners.solvers import cg_step, solve_systems
+from ..learners.tensors import as_tensor as _as_tensor
+from ..learners.tensors import augment, packed_outer_or_none, regularise_gauge, resolve_device
 from ..subsets import loo_masks
 from ._common import (
     HessianSolver,
@@ -84,7 +84,7 @@ def newton_step(learner, X, y, masks, base_mask=None, *, theta_base=None,
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     theta = base_fit(learner, X, y_enc, K, wb, theta_base)
     if dev.type != "cpu":
-        Xt, yt = learner._tensors(X, y_enc, device=dev)
+        Xt, yt = learner.tensors(X, y_enc, device=dev)
     out = newton_step_from(learner, theta, Xt, yt, W, K, chunk_size=chunk_size,
                            progress=progress)
     return check_finite_result(out, "newton_step")
@@ -115,7 +115,7 @@ def newton_step_from(learner, theta, Xt, yt, W, K: int, *, chunk_size: int,
     Parameters
     ----------
     theta : ndarray of shape (p,)
-    Xt, yt : Tensors from ``learner._tensors(X, y_enc)``, X of shape (m, d)
+    Xt, yt : Tensors from ``learner.tensors(X, y_enc)``, X of shape (m, d)
     W : ndarray of shape (k, m)
     chunk_size : int
         Subsets per Hessian GEMM.
@@ -129,7 +129,7 @@ def newton_step_from(learner, theta, Xt, yt, W, K: int, *, chunk_size: int,
     cg = learner.uses_cg(p)  # large p: no (p, p) Hessians, as in the exact solver
     outer = None if cg else packed_outer_or_none(Xt)  # (m, q(q+1)/2); None at large d
     dev = Xt.device  # every tensor of the step lives where the data does
-    u = learner._gauge_direction(d, K)
+    u = learner.gauge_direction(d, K)
     u = None if u is None else u.to(dev)
     out = np.empty((k, p))
     starts = range(0, k, chunk_size)
@@ -146,12 +146,12 @@ def newton_step_from(learner, theta, Xt, yt, W, K: int, *, chunk_size: int,
             if u is not None:
                 G = G - (G @ u)[:, None] * u[None, :]
             if cg:  # H s = G by CG on Hessian-vector products, to relative residual _STEP_RTOL
-                step = -learner._cg_step(Theta, Xt, yt, Wc, K, G, G.norm(dim=1), None, u,
-                                         rtol=_STEP_RTOL)
+                step = -cg_step(learner.objective(K), Theta, Xt, yt, Wc, G, G.norm(dim=1), None, u,
+                                 rtol=_STEP_RTOL)
             else:
                 H = learner.batch_hessian(Theta, Xt, yt, Wc, K, outer=outer)  # (k_c, p, p)
-                step = learner._solve(regularise_gauge(H, u), G)
-            out[s:e] = learner._fix_gauge(Theta - step, d, K).cpu().numpy()
+                step = solve_systems(regularise_gauge(H, u), G)
+            out[s:e] = learner.fix_gauge(Theta - step, d, K).cpu().numpy()
     return out
 
 
@@ -203,15 +203,15 @@ def newton_step_loo(learner, X, y, *, theta_full=None):
     n, d = X.shape
     if n < 2:
         raise ValueError(f"X must have at least 2 rows for leave-one-out, got {n}")
-    learner._check_existence(loo_masks(n).astype(np.float64), y_enc, K, "leave-one-out subsets")
+    learner.check_existence(loo_masks(n).astype(np.float64), y_enc, K, "leave-one-out subsets")
     theta = base_fit(learner, X, y_enc, K, np.ones(n), theta_full, name="theta_full")
     q = d + 1
-    u = learner._gauge_direction(d, K)
+    u = learner.gauge_direction(d, K)
     with torch.no_grad():
         Hinv = HessianSolver(learner.hessian(theta, X, y_enc), u)
         Xa = augment(Xt)  # shape: (n, q)
-        Z = learner._margins(_as_tensor(theta)[None], Xa, K)  # shape: (1, n, K)
-        _, R, A = learner._link(Z, yt, "curv")
+        Z = learner.margins(_as_tensor(theta)[None], Xa, K)  # shape: (1, n, K)
+        _, R, A = learner.objective(K).loss.derivatives(Z, yt, "curv")
         R, A = R[0], A[0]  # shapes: (n, K), (n, K, K)
         Hi = Hinv.inverse()  # shape: (p, p); the pseudo-inverse on u^perp (see Notes)
         Hi4 = Hi.reshape(K, q, K, q)
@@ -220,5 +220,5 @@ def newton_step_loo(learner, X, y, *, theta_full=None):
         C = torch.linalg.solve(eye - A @ M, R[..., None])[..., 0]  # shape: (n, K)
         JtC = torch.einsum("na,ni->nai", C, Xa).reshape(n, p)  # J_i^T c_i; shape: (n, p)
         step = JtC @ Hi  # Hi symmetric; shape: (n, p)
-        out = learner._fix_gauge(_as_tensor(theta)[None] + step, d, K)
+        out = learner.fix_gauge(_as_tensor(theta)[None] + step, d, K)
     return out.numpy()

@@ -95,7 +95,7 @@ def _masks(ds, learner, y, fractions, n_masks, seed):
 
     n = ds.n_train
     gen = np.random.default_rng(seed)
-    need = ds.task != "regression" and learner._needs_all_classes()
+    need = ds.task != "regression" and learner.needs_all_classes()
     blocks, labels = [], []
     for f in fractions:
         size = n - round(f * n)

@@ -77,7 +77,7 @@ def _check_rows(ds, learner, y, remove, add):
                                f"{n} rows (0 to {n - 1})")
     if len(remove) >= ds.n_train and not add:
         raise CommandError("--remove: removing every training row leaves nothing to fit")
-    if ds.task != "regression" and learner._needs_all_classes():
+    if ds.task != "regression" and learner.needs_all_classes():
         keep = np.ones(ds.n_train, dtype=bool)
         keep[remove] = False
         present = set(y[keep].tolist()) | set(model_targets(ds)[1][add].tolist())

@@ -1,4 +1,4 @@
-"""Convex learners under the sum convention: the base class and its results.
+"""The estimators' base class: parameters, validation, labels and the public numpy methods.
 
 Every learner minimises
 
@@ -12,83 +12,36 @@ Parameter layout: a learner with K outputs (K = 1 for ridge, binary logistic and
 classes for multinomial logistic) has theta of length p = K * (d + 1), the (K, d + 1) matrix of
 rows [w_k, b_k] flattened row by row. ``X`` never carries an intercept column.
 
-The class is assembled from one mixin per concept: the batched math (``_math``), the solvers
-(``_solvers``), the numpy front end (``_frontend``) and the fitting entry points (``_fitting``).
-The names other modules import from here (``DTYPE``, ``_as_tensor``, ``augment``,
-``outer_products``, ``regularise_gauge``) are re-exported from ``_tensors``.
+Composition: an estimator names its pointwise loss (``loss_for(K)``, from ``losses``); the math is
+``objective.Objective`` built from that loss, lam, the penalty mask and K (``self.objective(K)``);
+the solve is ``solvers.newton`` over that objective (``self.solve``); ``fitting`` runs fits and
+batches of subsets (chunks, joblib, device). The methods here validate their arguments, convert
+to float64 tensors and delegate; they hold no math of their own.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from ._fitting import Fitting
-from ._frontend import FrontEnd
-from ._labels import EncodedLabels
-from ._math import BatchedMath
-from ._solvers import _ARMIJO_SLACK, _CG_MAX_ITER, _CG_MIN_P, DEFAULT_TOL, NewtonSolver
-from ._tensors import DTYPE, _as_tensor, _triu_indices, augment, outer_products, regularise_gauge
-from ._validation import check_X, check_y_shape
+from . import fitting, solvers
+from .export import to_sklearn
+from .fitting import FitResult, SubsetFitResult
+from .objective import Objective, optimality_residual
+from .solvers import DEFAULT_TOL
+from .tensors import DTYPE, as_tensor, augment
+from .validation import check_lam, check_sample_weight, check_theta, check_X, check_y_shape
 
-__all__ = [
-    "DEFAULT_TOL",
-    "DTYPE",
-    "ConvexLearner",
-    "FitResult",
-    "SubsetFitResult",
-    "augment",
-    "outer_products",
-    "regularise_gauge",
-]
-
-_REEXPORTED = (_ARMIJO_SLACK, _CG_MAX_ITER, _CG_MIN_P, _as_tensor, _triu_indices)
+__all__ = ["DEFAULT_TOL", "ConvexLearner", "FitResult", "SubsetFitResult"]
 
 
-@dataclass
-class FitResult:
-    """Result of an exact fit.
-
-    Attributes
-    ----------
-    theta : ndarray of shape (p,)
-        The minimiser of F_S under the sum convention (layout [w, b], or (K, d+1) flattened).
-    grad_norm : float
-        The optimality residual ||grad F_S(theta)||.
-    n_iter : int
-        Newton iterations used (1 for the direct ridge solve).
-    converged : bool
-        True when grad_norm is finite and <= tol * max(1, ||grad F_S(0)||).
-    classes_ : ndarray of shape (K,) or None
-        The class labels the codes decode to (sorted, as scikit-learn); None for ridge.
-    """
-
-    theta: np.ndarray
-    grad_norm: float
-    n_iter: int
-    converged: bool
-    classes_: np.ndarray | None = field(default=None)
-
-
-@dataclass
-class SubsetFitResult:
-    """Batched exact fits: thetas (k, p), grad_norms (k,), n_iter (k,), converged (k,), classes_."""
-
-    thetas: np.ndarray
-    grad_norms: np.ndarray
-    n_iter: np.ndarray
-    converged: np.ndarray
-    classes_: np.ndarray | None = field(default=None)
-
-
-class ConvexLearner(BatchedMath, NewtonSolver, FrontEnd, Fitting, ABC):
+class ConvexLearner(ABC):
     """Base class of the generalised-linear convex learners (see module docstring).
 
-    Subclasses implement ``encode_y``, ``n_outputs`` and ``_link`` (per-sample loss, its
-    derivative and curvature with respect to the K margins).
+    Subclasses implement ``loss_for(K)`` (the pointwise loss of their family) and, for labels
+    other than real targets, ``encode_y`` / ``n_outputs``.
     """
 
     name = "convex"
@@ -98,8 +51,6 @@ class ConvexLearner(BatchedMath, NewtonSolver, FrontEnd, Fitting, ABC):
 
     def __init__(self, lam: float = 1.0, *, penalize_intercept: bool = False,
                  tol: float = DEFAULT_TOL, max_iter: int = 100):
-        from ._validation import check_lam
-
         self.lam = check_lam(lam, allow_zero=self.allow_zero_lam)
         if not isinstance(penalize_intercept, bool | np.bool_):
             raise ValueError("penalize_intercept must be a bool")
@@ -121,13 +72,44 @@ class ConvexLearner(BatchedMath, NewtonSolver, FrontEnd, Fitting, ABC):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
 
+    # ------------------------------------------------------------------ composition
     @abstractmethod
-    def encode_y(self, y) -> np.ndarray:
-        """Validate labels and return them encoded for ``_link`` (raises ValueError).
+    def loss_for(self, K: int):
+        """The pointwise loss (``losses``) of this learner's family for K margins per point."""
 
-        Classifiers return :class:`EncodedLabels` carrying ``classes_`` (sorted labels, as
-        scikit-learn); encoded labels passed back are returned unchanged.
+    def objective(self, K: int) -> Objective:
+        """The batched objective F_S of this learner for K margins per point (float64 math)."""
+        return Objective(self.loss_for(K), self.lam, penalize_intercept=self.penalize_intercept,
+                         K=K)
+
+    def solve(self, Xt, yt, W, Theta, K: int, outer=None):
+        """Exact theta(S) for the rows of W from the starts Theta (``solvers.newton``).
+
+        Tensors: Xt (n, d), yt (n,) encoded, W (k, n), Theta (k, p). Returns Theta (k, p),
+        grad norms (k,), iterations (k,), converged (k,).
         """
+        return solvers.newton(self.objective(K), Xt, yt, W, Theta, tol=self.tol,
+                              max_iter=self.max_iter, outer=outer)
+
+    def uses_cg(self, p: int) -> bool:
+        """True where Newton steps are solved by CG on Hessian-vector products (p >= 256, not
+        quadratic): then no (p, p) Hessian and no packed outer products are ever formed."""
+        return solvers.uses_cg(p, self.quadratic)
+
+    # ------------------------------------------------------------------ labels
+    def encode_y(self, y) -> np.ndarray:
+        """Validate real-valued targets and return them as float64 (n,) (regression learners;
+        classifiers return :class:`EncodedLabels` carrying ``classes_``, and encoded labels
+        passed back are returned unchanged). Raises ValueError naming y."""
+        y = np.asarray(y)
+        if y.dtype == object or y.dtype.kind in "cUSV" or not (
+                y.dtype == bool or np.issubdtype(y.dtype, np.number)):
+            raise ValueError(f"y must be real-valued for {type(self).__name__}, got dtype "
+                             f"{y.dtype}")
+        y = y.astype(np.float64)
+        if not np.all(np.isfinite(y)):
+            raise ValueError("y contains NaN or inf")
+        return y
 
     def classes(self, y) -> np.ndarray | None:
         """The classes_ labels y are encoded with (sorted, as scikit-learn); None for ridge.
@@ -152,44 +134,43 @@ class ConvexLearner(BatchedMath, NewtonSolver, FrontEnd, Fitting, ABC):
 
     def param_dim(self, X, y) -> int:
         """p = K * (d + 1) for data (X, y)."""
-        X, _, K = self._prepare(X, y)
+        X, _, K = self.prepare(X, y)
         return K * (X.shape[1] + 1)
 
-    @abstractmethod
-    def _link(self, Z: torch.Tensor, y: torch.Tensor, need: str):
-        """Per-sample loss quantities from margins Z (k, n, K).
-
-        need: "loss" -> (k, n); "grad" -> (loss (k, n) or None, dZ (k, n, K));
-        "hess" -> (loss, dZ, A) with A (k, n, K, K) the curvature d^2 loss / dZ^2;
-        "curv" -> as "hess", the loss may be None (callers that do not need it: a learner
-        whose loss is costly, e.g. logistic's float64 softplus, skips it).
-        """
-
-    def _needs_all_classes(self) -> bool:
+    def needs_all_classes(self) -> bool:
         """Whether a subset must contain every class for the minimiser to exist and be unique."""
         return False
 
     # ------------------------------------------------------------------ validation
-    def _prepare(self, X, y):
-        """Validated (X float64 (n, d), y encoded (n,), K); kept for the set predictor."""
+    def prepare(self, X, y):
+        """Validated (X float64 (n, d), y encoded (n,), K) (raises ValueError naming them)."""
         X = check_X(X)
         y = check_y_shape(y, X.shape[0], numeric=self.numeric_y)
         y_enc = self.encode_y(y)
         K = self.n_outputs(y_enc)
         return X, y_enc, K
 
-    def _class_codes(self, y_enc: np.ndarray, K: int) -> np.ndarray:
+    def tensors(self, X, y_enc, device=None):
+        """(X, y_enc) as tensors: X float64 (n, d), y float64 or int64 (n,)."""
+        Xt = as_tensor(X, device=device)
+        yt = torch.as_tensor(np.ascontiguousarray(np.asarray(y_enc)))
+        if yt.is_floating_point():
+            yt = yt.to(DTYPE)
+        return Xt, (yt if device is None else yt.to(device))
+
+    def class_codes(self, y_enc: np.ndarray, K: int) -> np.ndarray:
+        """The codes of the classes in encoded labels (0..K-1, or 0/1 for binary)."""
         return np.arange(K) if K > 1 else np.array([0.0, 1.0])
 
-    def _check_existence(self, W: np.ndarray, y_enc: np.ndarray, K: int, name: str) -> None:
+    def check_existence(self, W: np.ndarray, y_enc: np.ndarray, K: int, name: str) -> None:
         """Refuse subsets (rows of W) missing a class when the minimiser would not exist.
 
         Labels missing from y itself are reported as a problem of y; subsets that drop a class
         as a problem of ``name`` (masks, sample_weight, ...).
         """
-        if not self._needs_all_classes():
+        if not self.needs_all_classes():
             return
-        codes = self._class_codes(y_enc, K)
+        codes = self.class_codes(y_enc, K)
         classes = getattr(y_enc, "classes_", None)
         labels = codes if classes is None else np.asarray(classes)
         y_plain = np.asarray(y_enc)
@@ -217,6 +198,255 @@ class ConvexLearner(BatchedMath, NewtonSolver, FrontEnd, Fitting, ABC):
                 "(subsets.*(require_all_classes=True))"
             )
 
+    # kept for callers written against the mixin-era names
+    def _prepare(self, X, y):
+        return self.prepare(X, y)
+
+    def _tensors(self, X, y_enc, device=None):
+        return self.tensors(X, y_enc, device=device)
+
+    def _check_existence(self, W, y_enc, K, name):
+        return self.check_existence(W, y_enc, K, name)
+
+    def _needs_all_classes(self) -> bool:
+        return self.needs_all_classes()
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X, y, sample_weight=None, theta0=None, *, device="cpu") -> FitResult:
+        """Exact minimiser of F_S with weights ``sample_weight`` (sum convention, C = 1/lam).
+
+        F_S(theta) = sum_i w_i loss_i(theta) + lam/2 ||P theta||^2.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, d)
+            Dense, pandas or scipy.sparse (made dense).
+        y : ndarray of shape (n,)
+            Targets (ridge) or class labels of any sortable kind (classifiers; see
+            ``learner.classes``).
+        sample_weight : ndarray of shape (n,), optional
+            Non-negative weights (a subset mask is weights in {0, 1}; fractional weights are
+            allowed); default all ones.
+        theta0 : ndarray of shape (p,), optional
+            Warm start.
+        device : {"cpu", "cuda", "auto"} or torch.device
+            Where the solve runs (float64 on every device).
+
+        Returns
+        -------
+        FitResult
+            ``converged`` is True only for a finite residual below tolerance; otherwise a
+            ``ConvergenceWarning`` is issued.
+        """
+        return fitting.fit(self, X, y, sample_weight, theta0, device=device)
+
+    def fit_subsets(self, X, y, masks, theta0=None, *, chunk_size: int | None = None,
+                    progress: bool = False, return_info: bool = False, device="cpu",
+                    n_jobs: int | None = None):
+        """Exact theta(S) for k subsets at once (batched Newton, one GEMM per iteration).
+
+        Sum convention: F_S(theta) = sum_{i in S} w_i loss_i(theta) + lam/2 ||P theta||^2.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, d)
+        y : ndarray of shape (n,)
+        masks : ndarray of shape (k, n)
+            Boolean masks or non-negative weights over the pool (fractional weights allowed;
+            validated by ``subsets.check_masks(masks, n, weights=True)``).
+        theta0 : ndarray of shape (p,) or (k, p), or "pool", optional
+            Warm start(s). "pool": start every subset from the fit on all of X (one extra
+            fit; fewer Newton iterations for subsets near the pool, e.g. 3.5 instead of 5.0
+            on 50-100% subsets of breast_cancer). A start worse than zero for a subset
+            (F_S(theta0) > F_S(0)) is replaced by zero, so a warm start never hurts.
+        chunk_size : int, optional
+            Subsets per batch; by default sized to a ~256 MB budget. The chunks are the same
+            whatever ``n_jobs`` is.
+        progress : bool
+            Show a tqdm progress bar over chunks.
+        return_info : bool
+            Return a SubsetFitResult (thetas, grad_norms, n_iter, converged, classes_).
+        device : {"cpu", "cuda", "auto"} or torch.device
+            Where the chunks are solved (float64 everywhere); "auto" is CUDA when available.
+        n_jobs : int, optional
+            Solve chunks over this many joblib workers (-1: all cores) on joblib's active
+            backend: local processes (loky) by default, Dask distributed or Ray under
+            ``joblib.parallel_config(backend=...)``. Each chunk runs at this process's torch
+            thread count, so the results are bit-identical to the serial run (None or 1).
+            CPU only.
+
+        Returns
+        -------
+        thetas : ndarray of shape (k, p), or SubsetFitResult
+            A ``ConvergenceWarning`` names how many subsets did not converge and the worst
+            residual.
+        """
+        return fitting.fit_subsets(self, X, y, masks, theta0, chunk_size=chunk_size,
+                                   progress=progress, return_info=return_info, device=device,
+                                   n_jobs=n_jobs)
+
+    def residual_tolerance(self, X, y, masks=None) -> np.ndarray:
+        """Absolute stopping tolerance tol * max(1, ||grad F_S(0)||) per subset: (k,).
+
+        A fit is converged when its optimality residual ||grad F_S(theta)|| is below this.
+        """
+        return fitting.residual_tolerance(self, X, y, masks)
+
+    def default_chunk_size(self, n: int, p: int, K: int) -> int:
+        """Subsets per chunk within ~256 MB: k (p, p) Hessians on the direct path; on the CG
+        path (~64 MB) the per-subset curvatures (n, K, K) and a few (p,) CG vectors only."""
+        return fitting.default_chunk_size(n, p, K, self.uses_cg(p))
+
+    def hessian_chunk_size(self, n: int, p: int, K: int) -> int:
+        """Subsets per chunk within ~256 MB for code that forms k (p, p) Hessians."""
+        return fitting.hessian_chunk_size(n, p, K)
+
+    # ------------------------------------------------------------------ tensor-level math
+    # Thin delegations to ``self.objective(K)`` (K defaults to Theta's rows / (d + 1)), kept
+    # because baselines, setfn and the applications call them on the learner.
+    def _obj(self, Theta, X, K):
+        return self.objective(K or Theta.shape[1] // (X.shape[1] + 1))
+
+    def batch_objective(self, Theta, X, y, W, K: int | None = None) -> torch.Tensor:
+        """F_S(theta_k) for each row: Theta (k, p), X (n, d), y encoded (n,), W (k, n) -> (k,)."""
+        return self._obj(Theta, X, K).value(Theta, X, y, W)
+
+    def batch_grad(self, Theta, X, y, W, K: int | None = None) -> torch.Tensor:
+        """grad F_S(theta_k) per row, differentiable in Theta: (k, p)."""
+        return self._obj(Theta, X, K).grad(Theta, X, y, W)
+
+    def batch_hessian(self, Theta, X, y, W, K: int | None = None,
+                      outer: torch.Tensor | None = None) -> torch.Tensor:
+        """Hessian of F_S at theta_k per row (generalised Hessian for the SVM): (k, p, p)."""
+        return self._obj(Theta, X, K).hessian(Theta, X, y, W, outer=outer)
+
+    def batch_hvp(self, Theta, V, X, y, W, K: int | None = None) -> torch.Tensor:
+        """Hessian-vector products H_S(theta_k) v_k without forming H: (k, p)."""
+        return self._obj(Theta, X, K).hvp(Theta, V, X, y, W)
+
+    def batch_per_sample_loss(self, Theta, X, y, K: int | None = None) -> torch.Tensor:
+        """Unweighted per-sample losses loss(theta_k; x_i, y_i): (k, n)."""
+        return self._obj(Theta, X, K).per_sample_loss(Theta, X, y)
+
+    def penalty_vector(self, d: int, K: int, dtype=DTYPE, device=None) -> torch.Tensor:
+        """Diagonal of P^T P as a (p,) 0/1 tensor (1 on penalised coordinates)."""
+        return self.objective(K).penalty(d, dtype, device)
+
+    def gauge_direction(self, d: int, K: int) -> torch.Tensor | None:
+        """Unit vector of the null direction of F_S (multinomial, unpenalised intercepts)."""
+        return self.objective(K).gauge_direction(d)
+
+    def fix_gauge(self, Theta: torch.Tensor, d: int, K: int,
+                  inplace: bool = False) -> torch.Tensor:
+        """Theta moved to the learner's gauge (e.g. centred intercepts); in place on request."""
+        return self.objective(K).fix_gauge(Theta, d, inplace=inplace)
+
+    def _gauge_direction(self, d: int, K: int):  # mixin-era name
+        return self.gauge_direction(d, K)
+
+    def _fix_gauge(self, Theta, d: int, K: int, inplace: bool = False):  # mixin-era name
+        return self.fix_gauge(Theta, d, K, inplace=inplace)
+
+    # ------------------------------------------------------------------ numpy front end
+    def _theta_for(self, theta, X, K, name="theta"):
+        p = K * (X.shape[1] + 1)
+        try:
+            return check_theta(theta, p, name=name)
+        except ValueError as exc:
+            try:
+                last = np.shape(theta)[-1:]
+            except ValueError:  # ragged: the message of check_theta says it all
+                raise exc from None
+            if K > 1 or last != (p,):
+                raise ValueError(f"{exc} (p = K (d + 1) with K = {K} output(s) for these "
+                                 "labels; pass n_classes / classes to the learner when the "
+                                 "labels do not show every class)") from None
+            raise
+
+    def _numpy_args(self, theta, X, y, sample_weight=None):
+        X, y_enc, K = self.prepare(X, y)
+        w = check_sample_weight(sample_weight, X.shape[0])
+        T = self._theta_for(theta, X, K)
+        Xt, yt = self.tensors(X, y_enc)
+        return self.objective(K), as_tensor(T), Xt, yt, w
+
+    def loss(self, theta, X, y, sample_weight=None) -> float:
+        """The objective F_S(theta) (sum convention, penalty included)."""
+        obj, T, Xt, yt, w = self._numpy_args(theta, X, y, sample_weight)
+        return float(obj.value(T, Xt, yt, as_tensor(w)[None])[0])
+
+    def per_sample_loss(self, theta, X, y) -> np.ndarray:
+        """Unweighted losses loss(theta; x_i, y_i): (n,) for theta (p,), (k, n) for (k, p)."""
+        obj, T, Xt, yt, _ = self._numpy_args(theta, X, y)
+        out = obj.per_sample_loss(T, Xt, yt).numpy()
+        return out[0] if np.ndim(theta) == 1 else out
+
+    def mean_loss(self, theta, X, y) -> np.ndarray | float:
+        """Mean unweighted loss over (X, y) (the test loss): float, or (k,) for (k, p)."""
+        out = np.asarray(self.per_sample_loss(theta, X, y))
+        return float(out.mean()) if out.ndim == 1 else out.mean(axis=1)
+
+    def grad(self, theta, X, y, sample_weight=None) -> np.ndarray:
+        """grad F_S(theta): (p,)."""
+        obj, T, Xt, yt, w = self._numpy_args(theta, X, y, sample_weight)
+        return obj.grad(T, Xt, yt, as_tensor(w)[None])[0].numpy()
+
+    def per_sample_grads(self, theta, X, y) -> np.ndarray:
+        """Gradients of the unweighted losses loss(theta; x_i, y_i) (no penalty): (n, p)."""
+        X, y_enc, K = self.prepare(X, y)
+        T = self._theta_for(theta, X, K)
+        if T.shape[0] != 1:
+            raise ValueError("per_sample_grads takes a single theta of shape (p,)")
+        Xt, yt = self.tensors(X, y_enc)
+        return self.objective(K).per_sample_grads(as_tensor(T), Xt, yt).numpy()
+
+    def hessian(self, theta, X, y, sample_weight=None) -> np.ndarray:
+        """Hessian of F_S at theta (generalised Hessian for the SVM): (p, p)."""
+        obj, T, Xt, yt, w = self._numpy_args(theta, X, y, sample_weight)
+        return obj.hessian(T, Xt, yt, as_tensor(w)[None])[0].numpy()
+
+    def hvp(self, theta, v, X, y, sample_weight=None) -> np.ndarray:
+        """Hessian-vector product H_S(theta) v: (p,) (or (k, p) for v of shape (k, p))."""
+        X, y_enc, K = self.prepare(X, y)
+        w = check_sample_weight(sample_weight, X.shape[0])
+        p = K * (X.shape[1] + 1)
+        T = self._theta_for(theta, X, K)
+        V = check_theta(v, p, name="v")
+        if T.shape[0] not in (1, V.shape[0]):
+            raise ValueError(f"theta has {T.shape[0]} rows but v has {V.shape[0]}")
+        Xt, yt = self.tensors(X, y_enc)
+        T = np.broadcast_to(T, V.shape)
+        W = as_tensor(np.broadcast_to(w, (V.shape[0], w.shape[0])))
+        out = self.objective(K).hvp(as_tensor(T), as_tensor(V), Xt, yt, W).numpy()
+        return out[0] if np.ndim(v) == 1 else out
+
+    def margins(self, Theta: torch.Tensor, Xa: torch.Tensor, K: int) -> torch.Tensor:
+        """Z[k, i, c] = <theta_k[c], [x_i, 1]>; Theta (k, p), Xa (n, d+1) -> (k, n, K)."""
+        return self.objective(K).margins(Theta, Xa)
+
+    def decision_function(self, theta, X) -> np.ndarray:
+        """Margins: (n,) for K = 1, (n, K) for multinomial; (k, n[, K]) for theta (k, p)."""
+        X = check_X(X)
+        q = X.shape[1] + 1
+        if np.ndim(theta) not in (1, 2):
+            raise ValueError(f"theta must have shape (p,) or (k, p), got {np.shape(theta)}")
+        T = check_theta(theta, np.shape(theta)[-1])
+        if T.shape[-1] % q:
+            raise ValueError(f"theta has {T.shape[-1]} entries, not a multiple of d+1={q} "
+                             f"(X has d={q - 1} features)")
+        K = T.shape[-1] // q
+        Z = self.margins(as_tensor(T), augment(as_tensor(X)), K).numpy()
+        if K == 1:
+            Z = Z[..., 0]
+        return Z[0] if np.ndim(theta) == 1 else Z
+
+    def optimality_residual(self, theta, X, y, sample_weight=None) -> float:
+        """||grad F_S(theta)||, the optimality residual (zero exactly at theta(S))."""
+        if sample_weight is not None:
+            X_ = check_X(X)
+            sample_weight = check_sample_weight(sample_weight, X_.shape[0])[None]
+        return float(optimality_residual(self, np.asarray(theta)[None], X, y, sample_weight)[0])
+
     # ------------------------------------------------------------------ curvature bounds
     def strong_convexity(self, X, y, sample_weight=None) -> float:
         """A global lower bound mu_S on the smallest eigenvalue of the Hessian of F_S.
@@ -232,10 +462,4 @@ class ConvexLearner(BatchedMath, NewtonSolver, FrontEnd, Fitting, ABC):
 
         Its predict / decision_function / predict_proba equal the learner's at theta.
         """
-        from .interop import to_sklearn
-
         return to_sklearn(self, theta, classes=classes, n_features=n_features)
-
-
-def _is_encoded(y) -> bool:
-    return isinstance(y, EncodedLabels)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._labels import EncodedLabels, check_classes, encode, infer_classes
-from ._validation import check_X, check_y_shape
 from .base import ConvexLearner
+from .labels import EncodedLabels, check_classes, encode, infer_classes
+from .losses import BinaryLogisticLoss, MultinomialLoss
+from .validation import check_X, check_y_shape
 
 
 class LogisticRegression(ConvexLearner):
@@ -91,64 +92,12 @@ class LogisticRegression(ConvexLearner):
             return 1
         return self.n_classes if self.n_classes is not None else int(y_enc.max()) + 1
 
-    def _needs_all_classes(self) -> bool:
+    def needs_all_classes(self) -> bool:
         return not self.penalize_intercept
 
-    def _link(self, Z, y, need):
-        """need "loss": loss; "grad": (None, dZ); "curv": (None, dZ, A); "hess": all three.
-
-        The loss is skipped where the caller does not need it: float64 softplus / logsumexp cost
-        several times the derivatives.
-        """
-        K = Z.shape[-1]
-        if K == 1:
-            z = Z[..., 0]  # shape: (k, n)
-            if need in ("grad", "curv"):
-                s = torch.sigmoid(z)
-                if need == "grad":
-                    return None, (s - y)[..., None]
-                return None, (s - y)[..., None], (s * (1 - s))[..., None, None]
-            loss = torch.nn.functional.softplus(z) - y * z
-            if need == "loss":
-                return loss
-            s = torch.sigmoid(z)
-            return loss, (s - y)[..., None], (s * (1 - s))[..., None, None]
-        loss = None
-        if need not in ("grad", "curv"):
-            lse = torch.logsumexp(Z, dim=-1)  # shape: (k, n)
-            zy = torch.gather(Z, -1, y.expand(Z.shape[0], -1)[..., None])[..., 0]
-            loss = lse - zy
-            if need == "loss":
-                return loss
-        S = torch.softmax(Z, dim=-1)  # shape: (k, n, K)
-        onehot = torch.nn.functional.one_hot(y, K).to(Z.dtype)
-        dZ = S - onehot
-        if need == "grad":
-            return None, dZ
-        A = torch.diag_embed(S) - S[..., :, None] * S[..., None, :]  # shape: (k, n, K, K)
-        return loss, dZ, A
-
-    def _softmax_curvature(self, dZ, y):
-        """Class probabilities S (k, n, K) from dZ = S - onehot(y): the multinomial curvature is
-        A_i = diag(s_i) - s_i s_i^T, applied in O(K) per point without forming it (CG path)."""
-        if dZ.shape[-1] == 1:
-            return None
-        return dZ + torch.nn.functional.one_hot(y, dZ.shape[-1]).to(dZ.dtype)
-
-    def _gauge_direction(self, d, K):
-        if K == 1 or self.penalize_intercept:
-            return None
-        u = torch.zeros(K, d + 1, dtype=torch.float64)
-        u[:, d] = 1.0 / np.sqrt(K)
-        return u.reshape(-1)
-
-    def _fix_gauge(self, Theta, d, K, inplace=False):
-        if K == 1 or self.penalize_intercept:
-            return Theta
-        T3 = Theta.reshape(Theta.shape[0], K, d + 1)
-        T3 = T3 if inplace else T3.clone()
-        T3[:, :, d] -= T3[:, :, d].mean(dim=1, keepdim=True)
-        return T3.reshape(Theta.shape)
+    def loss_for(self, K: int):
+        """Softmax cross-entropy for K > 1 margins, the binary logistic loss for K = 1."""
+        return MultinomialLoss() if K > 1 else BinaryLogisticLoss()
 
     def predict_proba(self, theta, X) -> np.ndarray:
         """Class probabilities: (n, 2) binary / (n, K) multinomial; leading k for (k, p)."""

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from ._labels import EncodedLabels, check_classes, encode, infer_classes
-from ._validation import check_X, check_y_shape
 from .base import ConvexLearner
+from .labels import EncodedLabels, check_classes, encode, infer_classes
+from .losses import SquaredHingeLoss
+from .validation import check_X, check_y_shape
 
 
 class SquaredHingeSVM(ConvexLearner):
@@ -59,23 +59,14 @@ class SquaredHingeSVM(ConvexLearner):
         codes = encode(y, classes)
         return EncodedLabels(np.where(codes == 1, 1.0, -1.0), classes)
 
-    def _class_codes(self, y_enc, K):
+    def class_codes(self, y_enc, K):
         return np.array([-1.0, 1.0])
 
-    def _needs_all_classes(self) -> bool:
+    def needs_all_classes(self) -> bool:
         return not self.penalize_intercept
 
-    def _link(self, Z, y, need):
-        m = 1.0 - y * Z[..., 0]  # shape: (k, n)
-        h = torch.clamp(m, min=0.0)
-        loss = h**2
-        if need == "loss":
-            return loss
-        dZ = (-2.0 * y * h)[..., None]
-        if need == "grad":
-            return loss, dZ
-        A = (2.0 * (m > 0).to(Z.dtype))[..., None, None]
-        return loss, dZ, A
+    def loss_for(self, K: int):
+        return SquaredHingeLoss()
 
     def predict(self, theta, X, classes=None) -> np.ndarray:
         """Predicted labels: -1 / +1, or ``classes[0]`` / ``classes[1]`` when ``classes`` is

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..learners._tensors import host
+from ..learners.tensors import host
 
 __all__ = ["certified_lambda_min"]
 

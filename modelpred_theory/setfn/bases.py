@@ -99,7 +99,7 @@ class ClassicalBase:
         if self.name == "influence":
             d = X.shape[1]
             H = lrn.hessian(self.theta0, X, y_enc)  # shape: (p, p)
-            solver = HessianSolver(H, lrn._gauge_direction(d, K))
+            solver = HessianSolver(H, lrn.gauge_direction(d, K))
             G = lrn.per_sample_grads(self.theta0, X, y_enc)  # shape: (n, p)
             self.H0 = np.asarray(H)
             self.A = solver.solve(G).numpy()  # shape: (n, p); H0 symmetric so (H0^-1 G^T)^T
@@ -159,12 +159,12 @@ class ClassicalBase:
         if self.name == "newton":
             return _newton_from(lrn, self.theta0, X, y_enc, K, W)
         Theta = torch.as_tensor(np.broadcast_to(self.theta0, (k, p)).copy())
-        Xt, yt = lrn._tensors(X, y_enc)
+        Xt, yt = lrn.tensors(X, y_enc)
         with torch.no_grad():
             grad = lrn.batch_grad(Theta, Xt, yt, torch.as_tensor(W), K)  # shape: (k, p)
-        solver = HessianSolver(self.H0, lrn._gauge_direction(d, K))
+        solver = HessianSolver(self.H0, lrn.gauge_direction(d, K))
         out = self.theta0[None, :] - solver.solve(grad).numpy()  # shape: (k, p)
-        return lrn._fix_gauge(torch.as_tensor(out), d, K).numpy()
+        return lrn.fix_gauge(torch.as_tensor(out), d, K).numpy()
 
 
 class ResidualGate:
@@ -253,7 +253,7 @@ def _newton_from(learner, theta0, X, y_enc, K: int, W: np.ndarray) -> np.ndarray
     The batched step of ``baselines.newton_step`` without its base fit (one Hessian GEMM per
     chunk, batched Cholesky solves, the gauge fixed as in the exact solver): (k, p).
     """
-    Xt, yt = learner._tensors(X, y_enc)
+    Xt, yt = learner.tensors(X, y_enc)
     p = K * (X.shape[1] + 1)
     chunk = max(1, min(512, step_chunk_size(learner, X.shape[0], p, K)))
     return newton_step_from(learner, np.asarray(theta0, dtype=np.float64), Xt, yt,

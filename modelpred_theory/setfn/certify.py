@@ -18,10 +18,10 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ..learners._math import packed_outer_or_none
-from ..learners._tensors import host, resolve_device
-from ..learners._validation import check_theta, check_weight_matrix
-from ..learners.base import ConvexLearner, _as_tensor, augment
+from ..learners.base import ConvexLearner
+from ..learners.tensors import as_tensor as _as_tensor
+from ..learners.tensors import augment, host, packed_outer_or_none, resolve_device
+from ..learners.validation import check_theta, check_weight_matrix
 from ._verified import _EPS, _MARGIN, _quadratic_bound, _solve_increasing, certified_lambda_min
 
 __all__ = ["certificate_summary", "certified_lambda_min", "certify", "gsc_constant"]
@@ -73,7 +73,7 @@ def _active_set_refine(learner, Tc, Xt, yt, Xa, Wn, K, row_norm, g_safe, cap, la
     mu_best = np.full(r.shape, lam)
     if not hasattr(learner, "_link") or learner.name != "svm":
         return r, mu_best
-    Z = host(learner._margins(Tc, Xa, K)[..., 0])  # shape: (m, n)
+    Z = host(learner.margins(Tc, Xa, K)[..., 0])  # shape: (m, n)
     y = host(yt)
     slack = 1.0 - y[None] * Z  # shape: (m, n), > 0 on active points
     tn = host(Tc.norm(dim=1))
@@ -114,7 +114,8 @@ def _residual(ctx, Tc, Wn, start: int):
     lrn, Wc = ctx.learner, _as_tensor(Wn, device=ctx.dev)
     G = lrn.batch_grad(Tc, ctx.Xt, ctx.yt, Wc, ctx.K)  # shape: (m, p)
     gn = host(G.norm(dim=1))
-    _, dZ = lrn._link(lrn._margins(Tc, ctx.Xa, ctx.K), ctx.yt, "grad")  # shape: (m, n, K)
+    obj = lrn.objective(ctx.K)
+    _, dZ = obj.loss.derivatives(obj.margins(Tc, ctx.Xa), ctx.yt, "grad")  # shape: (m, n, K)
     dzn = host(dZ.norm(dim=2))  # shape: (m, n)
     tn = host(Tc.norm(dim=1))  # shape: (m,)
     rn = ctx.row_norm
@@ -268,7 +269,7 @@ def certify(learner, X, y, masks, thetas_hat, return_details: bool = False, *,
     if not isinstance(return_details, bool | np.bool_):
         raise ValueError("return_details must be a bool")
     dev = resolve_device(device)  # a bad device fails before any work
-    X, y_enc, K = learner._prepare(X, y)
+    X, y_enc, K = learner.prepare(X, y)
     n, d = X.shape
     q = d + 1
     p = K * q
@@ -300,7 +301,7 @@ def certify(learner, X, y, masks, thetas_hat, return_details: bool = False, *,
     else:
         method = "none"
 
-    Xt, yt = learner._tensors(X, y_enc, device=dev)
+    Xt, yt = learner.tensors(X, y_enc, device=dev)
     Xa = augment(Xt)  # shape: (n, q)
     row_norm = host(Xa.norm(dim=1))  # shape: (n,)
     if not np.all(np.isfinite(row_norm**4)):
@@ -309,7 +310,7 @@ def certify(learner, X, y, masks, thetas_hat, return_details: bool = False, *,
     ctx = SimpleNamespace(
         learner=learner, Xt=Xt, yt=yt, Xa=Xa, row_norm=row_norm, K=K, n=n, p=p, lam=lam,
         all_pen=all_pen, c_gsc=c_gsc, method=method, cap=_curvature_cap(learner, K),
-        u=None if (u := learner._gauge_direction(d, K)) is None else u.to(dev), dev=dev,
+        u=None if (u := learner.gauge_direction(d, K)) is None else u.to(dev), dev=dev,
         # the packed table where it fits (None at large d: Hessians from X directly)
         outer=(packed_outer_or_none(Xt) if method in ("exact-quadratic", "self-concordant")
                else None))

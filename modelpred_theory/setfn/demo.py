@@ -373,7 +373,7 @@ def run_demo(dataset="breast_cancer", lam: float = 1.0, *, learner: str = "auto"
     t0 = time.perf_counter()
     datamodel, dm_alpha = _fit_datamodel(pairs, seed)
     dm_fit_s = time.perf_counter() - t0
-    tests = _test_masks(n, y, bool(learner._needs_all_classes()), cfg["test_reps"],
+    tests = _test_masks(n, y, bool(learner.needs_all_classes()), cfg["test_reps"],
                         cfg["n_grid"], seed)
     theta_full = learner.fit(X, y).theta
     results = {"config": {"dataset": ds_name, "lam": lam, "quick": quick, "seed": seed, "n": n,

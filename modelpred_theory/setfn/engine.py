@@ -276,15 +276,15 @@ def fit_subsets_parallel(learner, X, y, masks, theta0=None, *, chunk_size: int =
     SubsetFitResult
         thetas (k, p), grad_norms (k,), n_iter (k,), converged (k,).
     """
-    from ..learners._validation import check_theta, check_weight_matrix
     from ..learners.base import SubsetFitResult
+    from ..learners.validation import check_theta, check_weight_matrix
 
     n_jobs = check_n_jobs(n_jobs)
     backend = check_backend(backend)
     threads = check_threads(threads)
-    Xp, y_enc, K = learner._prepare(X, y)
+    Xp, y_enc, K = learner.prepare(X, y)
     W = check_weight_matrix(masks, Xp.shape[0])
-    learner._check_existence(W, y_enc, K, "masks")
+    learner.check_existence(W, y_enc, K, "masks")
     if not (isinstance(chunk_size, numbers.Integral) and chunk_size >= 1):
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     k, p = W.shape[0], K * (Xp.shape[1] + 1)

@@ -13,7 +13,7 @@ import copy
 import numpy as np
 import torch
 
-from ..learners._tensors import resolve_device
+from ..learners.tensors import resolve_device
 from .network import DeepSets
 
 # Largest number of subsets pushed through rho at once in predict (memory bound only).

@@ -76,14 +76,14 @@ def unlabelled_masks(model, X, y_enc, K, M, unlabelled):
     n = X.shape[0]
     if unlabelled is not None:
         U = _subsets.check_masks(unlabelled, n)
-        model.learner._check_existence(U.astype(np.float64), y_enc, K, "unlabelled")
+        model.learner.check_existence(U.astype(np.float64), y_enc, K, "unlabelled")
         return U
     if model.train_params["n_unlabelled"] > 0:
         sizes = M.sum(1)
         U, _ = sample_masks(n, y_enc, sampler="random",
                             n_subsets=model.train_params["n_unlabelled"],
                             min_size=int(sizes.min()), max_size=int(sizes.max()),
-                            require_all_classes=bool(model.learner._needs_all_classes()),
+                            require_all_classes=bool(model.learner.needs_all_classes()),
                             rng=model.seed + 1)
         return U
     return None

@@ -27,8 +27,8 @@ import numpy as np
 import torch
 
 from ..learners import base as _lbase
-from ..learners._tensors import resolve_device
-from ..learners._validation import check_weight_matrix
+from ..learners.tensors import resolve_device
+from ..learners.validation import check_weight_matrix
 from ._settings import auto_rho, build_settings, check_pos, learner_from_spec
 from .bases import ResidualGate, make_base
 from .engine import check_n_jobs
@@ -193,7 +193,7 @@ class ModelPred(NetworkEvaluation):
 
     def _encode(self, X, y):
         """Validated (X, y_enc, Z = [x; e(y)], K); X float64 (n, d), Z (n, d + label_dim)."""
-        X, y_enc, K = self.learner._prepare(X, y)
+        X, y_enc, K = self.learner.prepare(X, y)
         if self.net_ is not None:
             if X.shape[1] != self.meta_["d"]:
                 raise ValueError(f"X has {X.shape[1]} features but the model was trained with "
@@ -325,13 +325,13 @@ class ModelPred(NetworkEvaluation):
             raise ValueError(f"tol must be a float in (0, 1), got {tol!r}")
         X, y_enc, Z, K = self._encode(X, y)
         W = check_weight_matrix(masks, X.shape[0])
-        self.learner._check_existence(W, y_enc, K, "masks")
+        self.learner.check_existence(W, y_enc, K, "masks")
         t0 = time.perf_counter()
         B = self._base_for(X, y, y_enc, K).predict(X, y_enc, K, W)
         t1 = time.perf_counter()
         out = torch.from_numpy(B).addcmul_(torch.from_numpy(self.gate_(W.sum(1)))[:, None],
                                            torch.from_numpy(self._net_out(Z, W)))
-        out = self.learner._fix_gauge(out, X.shape[1], K, inplace=True).numpy()
+        out = self.learner.fix_gauge(out, X.shape[1], K, inplace=True).numpy()
         info = {"predict_time_s": time.perf_counter() - t0, "base_time_s": t1 - t0}
         if correct:
             params = {**self.learner.get_params(), "tol": tol}

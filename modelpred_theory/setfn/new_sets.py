@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..learners._validation import check_X
+from ..learners.validation import check_X
 from .network import pad_sets
 
 __all__ = ["predict_new_sets", "training_codes"]
@@ -60,7 +60,7 @@ def predict_new_sets(model, sets) -> np.ndarray:
     for j, (e, m) in enumerate(zip(ends, sizes, strict=True)):
         W[j, e - m:e] = 1.0
     if model.base is not None:
-        model.learner._check_existence(W, y_enc, K, "sets")
+        model.learner.check_existence(W, y_enc, K, "sets")
     B = model.base_.predict_new(X_all, y_enc, K, W)
     out = B + model.gate_(sizes)[:, None] * g
-    return model.learner._fix_gauge(torch.as_tensor(out), X_all.shape[1], K).numpy()
+    return model.learner.fix_gauge(torch.as_tensor(out), X_all.shape[1], K).numpy()

@@ -232,11 +232,11 @@ def label_masks(learner, X, y, masks, *, cache_dir: str | os.PathLike | None = N
     n_jobs = _engine.check_n_jobs(n_jobs)
     backend = _engine.check_backend(backend)
     threads = _engine.check_threads(threads)
-    Xp, y_enc, K = learner._prepare(X, y)
+    Xp, y_enc, K = learner.prepare(X, y)
     masks = _subsets.check_masks(masks, Xp.shape[0])
     if not (isinstance(chunk_size, int | np.integer) and chunk_size >= 1):
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    learner._check_existence(masks.astype(np.float64), y_enc, K, "masks")
+    learner.check_existence(masks.astype(np.float64), y_enc, K, "masks")
     k, n = masks.shape
     p = K * (Xp.shape[1] + 1)
     _check_fits_in_memory(k, p, int(chunk_size))
@@ -325,9 +325,9 @@ def generate_pairs(learner, X, y, *, sampler: str = "permutation", n_permutation
     _engine.check_n_jobs(n_jobs)
     _engine.check_backend(backend)
     _engine.check_threads(threads)
-    X, y_enc, K = learner._prepare(X, y)
+    X, y_enc, K = learner.prepare(X, y)
     n = X.shape[0]
-    need = bool(learner._needs_all_classes())
+    need = bool(learner.needs_all_classes())
     settings = {"sampler": sampler, "n_permutations": n_permutations, "n_subsets": n_subsets,
                 "min_size": min_size, "max_size": max_size, "step": step,
                 "rng": rng if isinstance(rng, int) else "generator",

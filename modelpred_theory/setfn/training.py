@@ -57,7 +57,7 @@ class _Regularisers:
         n, d = X.shape
         lam = learner.lam
         self.learner, self.K, self.lam = learner, K, lam
-        self.Xt, self.yt = learner._tensors(X, y_enc, device=dev)
+        self.Xt, self.yt = learner.tensors(X, y_enc, device=dev)
         theta_full = learner.fit(X, y_enc).theta
         Hf = learner.hessian(theta_full, X, y_enc)
         pen = learner.penalty_vector(d, K).numpy()

@@ -1,9 +1,13 @@
-"""Tensor helpers shared by the learners' math and solvers: dtype, devices, the intercept column.
+"""Tensor helpers shared by the objective, the solvers and the other packages.
 
-Everything here is float64 (the ground truth) on the device the caller picks; see docs/design.md.
+The dtype (float64, the ground truth), the device choice, the intercept column and the packed
+per-row outer products the Hessians are built from; everything on the device the caller picks
+(see docs/design.md). Public: baselines, setfn and applications import these names.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import torch
@@ -11,6 +15,9 @@ import torch
 DTYPE = torch.float64
 
 _DEVICE_CHOICES = ("cpu", "cuda", "auto")
+# Largest packed outer-product table (bytes) built per pool. Reason: it holds n q(q+1)/2 floats
+# (q = d + 1), 5 GB at n = 2e4, d = 256; above this, Hessians are formed from X directly.
+OUTER_BYTES = 2**30
 
 
 def host(t: torch.Tensor) -> np.ndarray:
@@ -18,7 +25,7 @@ def host(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().numpy()
 
 
-def _as_tensor(a, dtype=DTYPE, device=None) -> torch.Tensor:
+def as_tensor(a, dtype=DTYPE, device=None) -> torch.Tensor:
     """float64 tensor from an ndarray (copied when read-only) or a tensor, on ``device``."""
     if isinstance(a, torch.Tensor):
         return a.to(dtype=dtype, device=device)
@@ -67,7 +74,8 @@ def augment(X: torch.Tensor) -> torch.Tensor:
     return torch.cat([X, ones], dim=1)
 
 
-def _triu_indices(q: int, device=None):
+def triu_indices(q: int, device=None):
+    """Row and column indices of the upper triangle of a (q, q) matrix (diagonal included)."""
     idx = torch.triu_indices(q, q, device=device)
     return idx[0], idx[1]
 
@@ -75,11 +83,28 @@ def _triu_indices(q: int, device=None):
 def outer_products(X: torch.Tensor) -> torch.Tensor:
     """Packed upper triangles of [x_i, 1][x_i, 1]^T: (n, d) -> (n, q(q+1)/2), q = d + 1.
 
-    Computed once per pool; ``batch_hessian`` turns them into all k Hessians with one GEMM.
+    Computed once per pool; ``Objective.hessian`` turns them into all k Hessians with one GEMM.
     """
     Xa = augment(X)
-    i, j = _triu_indices(Xa.shape[1], Xa.device)
+    i, j = triu_indices(Xa.shape[1], Xa.device)
     return Xa[:, i] * Xa[:, j]
+
+
+def packed_outer_or_none(X: torch.Tensor) -> torch.Tensor | None:
+    """``outer_products(X)`` when it fits in OUTER_BYTES, else None (direct Hessians)."""
+    n, q = X.shape[0], X.shape[1] + 1
+    return outer_products(X) if 8 * n * q * (q + 1) // 2 <= OUTER_BYTES else None
+
+
+@functools.lru_cache(maxsize=16)
+def unpack_index(q: int, device) -> torch.Tensor:
+    """(q*q,) positions in the packed upper triangle of each (i, j) of a symmetric (q, q)."""
+    i, j = triu_indices(q, device)
+    pos = torch.empty(q, q, dtype=torch.long, device=device)
+    ar = torch.arange(i.numel(), device=device)
+    pos[i, j] = ar
+    pos[j, i] = ar
+    return pos.reshape(-1)
 
 
 def regularise_gauge(H: torch.Tensor, u: torch.Tensor | None) -> torch.Tensor:
