@@ -90,6 +90,16 @@ def check_masks(masks: object, n: int, allow_empty: bool = False, *, weights: bo
         if kind == "f" and not np.all(np.isfinite(arr)):
             raise ValueError(f"{name} contains NaN or inf")
         bad = (arr < 0) if weights else ((arr != 0) & (arr != 1))
+        if weights and kind in "iu" and not np.any(bad) and np.any(arr > 1):
+            # an integer array other than 0/1 reads like point indices (np.arange(n)[None]),
+            # which as weights would silently weight point i by i
+            rows, cols = np.nonzero(arr > 1)
+            raise ValueError(
+                f"{name} holds the integer {arr[rows[0], cols[0]].item()!r} at row {rows[0]}, "
+                f"column {cols[0]}: masks are boolean (or 0/1) or real-valued weights over the "
+                f"pool, not indices of points; for index lists build a boolean mask "
+                f"(m = np.zeros(n, bool); m[idx] = True), for integer counts pass them as "
+                f"floats ({name}.astype(float))")
         if np.any(bad):
             rows, cols = np.nonzero(bad)
             what = ("boolean masks or non-negative weights" if weights else

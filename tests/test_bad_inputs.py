@@ -60,6 +60,22 @@ def _with(A, i, j, v):
     return A
 
 
+Y_STR = np.where(Y_BIN == 1, "dog", "cat")
+
+
+def _offset(c, j=1):
+    """X0 with column j shifted by c (its spread stays ~0.6)."""
+    X = np.array(X0)
+    X[:, j] += c
+    return X
+
+
+def _uint64_column():
+    """A uint64 identifier column near 2**63 beside X0's other columns."""
+    ids = np.uint64(2**63) - np.arange(N, dtype=np.uint64) * np.uint64(1000)
+    return np.c_[ids.astype(np.float64), X0[:, 1:]]
+
+
 def _miss_class():
     m = np.ones((2, N), dtype=bool)
     m[1, Y_BIN == 0] = False
@@ -320,6 +336,37 @@ REFUSED = [
      "masks must be 2-D"),
     ("datamodel-masks-neg", lambda: B.Datamodel().fit(-np.ones((3, 4)), np.ones(3)), ValueError,
      "masks must be boolean masks or non-negative"),
+    # issue 21.4: an index array is not a mask (it would weight point i by i)
+    ("masks-indices", lambda: RIDGE.fit_subsets(X0, Y_REG, np.arange(N)[None]), ValueError,
+     "masks holds the integer 2 .* not indices"),
+    ("masks-int-counts", lambda: LR.fit_subsets(X0, Y_BIN, np.full((2, N), 3)), ValueError,
+     r"masks are boolean \(or 0/1\) or real-valued weights"),
+    ("newton-masks-indices", lambda: B.newton_step(LR, X0, Y_BIN, np.arange(N)[None]),
+     ValueError, "not indices"),
+    # issue 21.2: a column offset beyond float64's reach is refused by name
+    ("X-offset-1e10-ridge", lambda: RIDGE.fit(_offset(1e10), Y_REG), ValueError,
+     r"X\[:, 1\] has values 1e\+10"),
+    ("X-offset-1e12-logistic", lambda: LR.fit(_offset(1e12), Y_BIN), ValueError,
+     r"X\[:, 1\] has values"),
+    ("X-offset-1e8-subsets", lambda: LR.fit_subsets(_offset(1e8), Y_BIN, ONES), ValueError,
+     r"X\[:, 1\] .* centre it"),
+    ("X-uint64-near-2**63", lambda: RIDGE.fit(_uint64_column(), Y_REG), ValueError,
+     r"X\[:, 0\] has values 9\.22337e\+18"),
+    # issue 21.3: weights whose gradient underflows are refused (tiny ones are solved)
+    ("masks-1e-300-logistic", lambda: LR.fit_subsets(X0, Y_BIN, np.full((2, N), 1e-300)),
+     ValueError, "masks sums to 4e-299 on subset 0"),
+    ("sample_weight-1e-300", lambda: RIDGE.fit(X0, Y_REG, sample_weight=np.full(N, 1e-300)),
+     ValueError, "sample_weight sums to 4e-299"),
+    # issue 21.1: test labels are checked against the training classes
+    ("y_test-unseen-labels", lambda: mpt.applications.loo_values(
+        LR, X0, Y_STR, X0[:6], np.array(["x", "y"] * 3)), ValueError,
+     r"y_test holds labels \['x', 'y'\] that are not among the classes \['cat', 'dog'\]"),
+    ("y_test-other-kind", lambda: mpt.applications.loo_values(
+        LR, X0, Y_STR, X0[:6], np.array([0, 1] * 3)), ValueError,
+     "y_test holds labels .* of another kind"),
+    ("y_test-label-2-binary", lambda: mpt.applications.loo_values(
+        LR, X0, Y_BIN, X0[:6], np.array([0, 1, 2] * 2)), ValueError,
+     r"y_test holds labels \[2\] that are not among the classes \[0, 1\]"),
 ]
 
 
@@ -598,3 +645,83 @@ def test_label_encoding_is_sklearns_label_encoder(codes, kind):
     enc = LabelEncoder().fit(labels)
     np.testing.assert_array_equal(learner.classes(labels), enc.classes_)
     np.testing.assert_array_equal(np.asarray(learner.encode_y(labels)), enc.transform(labels))
+
+
+# ---------------------------------------------------------------- issue 21, accepted inputs
+@pytest.mark.parametrize("oracle", ["exact", "influence"])
+def test_a_test_set_missing_a_class_uses_the_training_classes(oracle):
+    """Issue 21.1: a test set without some training class is accepted and valued with the
+    training codes: the values equal those of a learner told the classes explicitly, and the
+    utility of the full fit equals scikit-learn's log-loss of the same parameters."""
+    from sklearn.metrics import log_loss
+
+    y_str = np.array(["a", "b", "c"])[Y_MULTI]
+    keep = y_str[:12] != "b"  # the test set has classes a and c only
+    Xt, yt = X0[:12][keep], y_str[:12][keep]
+    got = mpt.applications.loo_values(LogisticRegression(1.0), X0, y_str, Xt, yt, oracle)
+    ref = mpt.applications.loo_values(LogisticRegression(1.0, classes=["a", "b", "c"]), X0,
+                                      y_str, Xt, yt, oracle)
+    assert got.shape == (N,) and np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-15)
+    theta = LogisticRegression(1.0).fit(X0, y_str).theta
+    est = LogisticRegression(1.0).to_sklearn(theta, classes=["a", "b", "c"])
+    ours = LogisticRegression(1.0).mean_loss(theta, Xt, LogisticRegression(1.0).encode_like(
+        yt, LogisticRegression(1.0).encode_y(y_str)))
+    assert abs(ours - log_loss(yt, est.predict_proba(Xt), labels=["a", "b", "c"])) < 1e-12
+
+
+def test_binary_test_set_of_one_class_is_accepted():
+    """Issue 21.1: a binary test set holding only the positive class (no 'single label' error,
+    no 'theta must have shape' error); its LOO values equal the ones computed from exact refits
+    and scikit-learn's log-loss (independent of our label encoding)."""
+    from sklearn.metrics import log_loss
+
+    Xt, yt = X0[Y_STR == "dog"][:5], Y_STR[Y_STR == "dog"][:5]
+    vals = mpt.applications.loo_values(LR, X0, Y_STR, Xt, yt)
+    full = LR.fit(X0, Y_STR).theta
+    for i in (0, 7, 19):
+        keep = np.arange(N) != i
+        th = LR.fit(X0[keep], Y_STR[keep]).theta
+        u = [-log_loss(yt, LR.to_sklearn(t, classes=["cat", "dog"]).predict_proba(Xt),
+                       labels=["cat", "dog"]) for t in (full, th)]
+        assert abs(vals[i] - (u[0] - u[1])) < 1e-8
+
+
+@pytest.mark.parametrize("offset", [1e3, 1e5])
+def test_a_moderate_column_offset_is_solved(offset):
+    """Issue 21.2: offsets float64 can carry are solved (against scikit-learn); beyond
+    (1e8 and up) they are refused by name (REFUSED above), never converged and wrong."""
+    X = _offset(offset)
+    res = RIDGE.fit(X, Y_REG)
+    sk = SkRidge(alpha=RIDGE.lam).fit(X, Y_REG)
+    assert res.converged
+    assert _rel(res.theta, np.r_[sk.coef_, sk.intercept_]) < 1e-6
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", mpt.ConvergenceWarning)
+        lr = LR.fit(X, Y_BIN)
+    ref = LR.fit(X0, Y_BIN).theta  # the same model in centred coordinates
+    shifted = np.r_[ref[:-1], ref[-1] - offset * ref[1]]
+    if lr.converged:
+        assert _rel(lr.theta[:-1], shifted[:-1]) < 1e-6
+    else:
+        assert any(issubclass(w.category, mpt.ConvergenceWarning) for w in caught)
+
+
+@pytest.mark.parametrize("scale", [1e-6, 1e-14, 1e-60])
+def test_tiny_weights_give_the_minimiser_not_zero(scale):
+    """Issue 21.3: weights s everywhere: F_S = s (sum_i loss_i + (lam / s) / 2 ||w||^2), whose
+    minimiser has b = mean(y) for ridge as s -> 0 (closed form below) and b = logit(mean(y)) for
+    logistic; theta = 0 with converged=True was returned before."""
+    res = RIDGE.fit(X0, Y_REG, sample_weight=np.full(N, scale))
+    Xa = np.c_[X0, np.ones(N)]
+    ref = np.linalg.solve(Xa.T @ Xa + (RIDGE.lam / scale) * np.diag([1.0, 1.0, 1.0, 0.0]),
+                          Xa.T @ Y_REG)
+    assert res.converged and _rel(res.theta, ref) < 1e-8
+    sub = RIDGE.fit_subsets(X0, Y_REG, np.full((2, N), scale), return_info=True)
+    assert sub.converged.all() and _rel(sub.thetas[0], ref) < 1e-8
+    lr = LR.fit(X0, Y_BIN, sample_weight=np.full(N, scale))
+    ybar = Y_BIN.mean()
+    assert lr.converged and abs(lr.theta[-1] - np.log(ybar / (1 - ybar))) < 1e-4
+    np.testing.assert_allclose(lr.theta, LogisticRegression(LR.lam / scale).fit(X0, Y_BIN).theta,
+                               rtol=1e-8, atol=1e-8 * scale)  # w is O(scale)
+

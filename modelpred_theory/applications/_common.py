@@ -10,6 +10,8 @@ import numbers
 
 import numpy as np
 
+from ..learners.validation import check_X, check_y_shape
+
 METRICS = ("neg_loss", "accuracy")
 ORACLE_NAMES = ("exact", "influence", "newton", "utility", "modelpred")
 # ModelPred bases an oracle spec "modelpred:<base>" may name (forwarded as ModelPred(base=...)).
@@ -37,11 +39,13 @@ def derived_rng(seed: int, stream: int) -> np.random.Generator:
 def check_data(learner, X, y, X_test=None, y_test=None):
     """Validate the pool (and an evaluation set) for ``learner``; raise ValueError naming them.
 
-    Returns float64 ``X`` (n, d), ``y`` (n,), and ``X_test`` (m, d), ``y_test`` (m,) when given.
+    Returns float64 ``X`` (n, d), ``y`` (n,), and ``X_test`` (m, d), ``y_test`` (m,) when given;
+    a classifier's ``y_test`` comes encoded with the training classes (``learner.encode_like``):
+    a test label never seen in training is refused, a test set missing a class is accepted.
     """
-    if not hasattr(learner, "fit_subsets") or not hasattr(learner, "_prepare"):
+    if not hasattr(learner, "fit_subsets") or not hasattr(learner, "prepare"):
         raise ValueError(f"learner must be a modelpred_theory learner, got {type(learner)!r}")
-    Xc, _, _ = learner.prepare(X, y)
+    Xc, y_enc, _ = learner.prepare(X, y)
     y = np.asarray(y)
     if Xc.shape[0] < 2:
         raise ValueError(f"X must hold at least 2 points, got {Xc.shape[0]}")
@@ -49,13 +53,12 @@ def check_data(learner, X, y, X_test=None, y_test=None):
         return Xc, y
     if X_test is None or y_test is None:
         raise ValueError("X_test and y_test must be given together")
-    try:
-        Xt, _, _ = learner.prepare(X_test, y_test)
-    except ValueError as exc:
-        raise ValueError(f"X_test/y_test: {exc}") from exc
+    Xt = check_X(X_test, name="X_test")
     if Xt.shape[1] != Xc.shape[1]:
         raise ValueError(f"X_test has {Xt.shape[1]} features, X has {Xc.shape[1]}")
-    return Xc, y, Xt, np.asarray(y_test)
+    check_y_shape(y_test, Xt.shape[0], name="y_test", numeric=learner.numeric_y)
+    yt = learner.encode_like(y_test, y_enc, name="y_test")
+    return Xc, y, Xt, (yt if getattr(y_enc, "classes_", None) is not None else np.asarray(y_test))
 
 
 def check_metric(learner, metric: str) -> str:

@@ -29,6 +29,7 @@ import torch
 from . import fitting, solvers
 from .export import to_sklearn
 from .fitting import FitResult, SubsetFitResult
+from .labels import EncodedLabels, encode
 from .objective import Objective, optimality_residual
 from .solvers import DEFAULT_TOL
 from .tensors import DTYPE, as_tensor, augment
@@ -127,6 +128,37 @@ class ConvexLearner(ABC):
         y = np.asanyarray(y)
         y = check_y_shape(y, y.shape[0] if y.ndim else -1, numeric=self.numeric_y)
         return getattr(self.encode_y(y), "classes_", None)
+
+    def from_codes(self, codes: np.ndarray, classes: np.ndarray) -> np.ndarray:
+        """Encoded labels (as ``encode_y`` returns them) from int codes into ``classes``."""
+        raise ValueError(f"{type(self).__name__} has no classes: its targets are real values")
+
+    def encode_like(self, y, reference, name: str = "y_test") -> np.ndarray:
+        """Labels y encoded with the classes of ``reference``, the encoded training labels.
+
+        A label of y that is not among the training classes is refused (ValueError naming
+        ``name``); a y that misses some classes keeps the training codes, so parameters fitted
+        on the training labels (p = K (d + 1) with the training K) apply to it. Learners without
+        classes (ridge) validate y as ``encode_y`` does.
+
+        Parameters
+        ----------
+        y : array_like of shape (m,)
+        reference : ndarray of shape (n,)
+            ``encode_y`` of the training labels (carrying ``classes_``).
+        name : str
+            The argument's name in messages.
+        """
+        classes = getattr(reference, "classes_", None)
+        y = np.asanyarray(y)
+        y = check_y_shape(y, y.shape[0] if y.ndim else -1, name=name, numeric=self.numeric_y)
+        if classes is None:
+            return self.encode_y(y)
+        if isinstance(y, EncodedLabels):
+            if y.classes_ is not None and np.array_equal(np.asarray(y.classes_), classes):
+                return y
+            y = np.asarray(y)
+        return self.from_codes(encode(y, classes, name=name), classes)
 
     def n_outputs(self, y_enc: np.ndarray) -> int:
         """K, the number of margins per point (1 except for multinomial logistic)."""
@@ -286,7 +318,8 @@ class ConvexLearner(ABC):
                                    n_jobs=n_jobs)
 
     def residual_tolerance(self, X, y, masks=None) -> np.ndarray:
-        """Absolute stopping tolerance tol * max(1, ||grad F_S(0)||) per subset: (k,).
+        """Absolute stopping tolerance tol * scale per subset, (k,), the scale ``||grad F_S(0)||``
+        (floored below 1, see ``Objective.grad_scale``).
 
         A fit is converged when its optimality residual ||grad F_S(theta)|| is below this.
         """

@@ -40,7 +40,8 @@ class FitResult:
     n_iter : int
         Newton iterations used (1 for the direct ridge solve).
     converged : bool
-        True when grad_norm is finite and <= tol * max(1, ||grad F_S(0)||).
+        True when grad_norm is finite and <= tol * ||grad F_S(0)|| (floored below 1 where
+        that gradient cancels; see ``Objective.grad_scale``).
     classes_ : ndarray of shape (K,) or None
         The class labels the codes decode to (sorted, as scikit-learn); None for ridge.
     """
@@ -221,7 +222,7 @@ def _run_chunks(learner, X, y_enc, K, W, bounds, init, dev, jobs):
 
 
 def residual_tolerance(learner, X, y, masks=None) -> np.ndarray:
-    """``learner.residual_tolerance``: tol * max(1, ||grad F_S(0)||) per subset, (k,)."""
+    """``learner.residual_tolerance``: tol * ``Objective.grad_scale`` per subset, (k,)."""
     X, y_enc, K = learner.prepare(X, y)
     W = (np.ones((1, X.shape[0])) if masks is None
          else check_weight_matrix(masks, X.shape[0]))

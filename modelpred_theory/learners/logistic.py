@@ -79,7 +79,10 @@ class LogisticRegression(ConvexLearner):
         y = np.asanyarray(y)
         classes = infer_classes(y, canonical=((0, 1),), n_classes=self.n_classes,
                                 classes=self.classes_, learner=type(self).__name__)
-        codes = encode(y, classes)
+        return self.from_codes(encode(y, classes), classes)
+
+    def from_codes(self, codes: np.ndarray, classes: np.ndarray) -> EncodedLabels:
+        """Encoded labels from int codes in ``classes``: float {0, 1} for 2 classes, else int64."""
         if classes.size == 2:
             return EncodedLabels(codes.astype(np.float64), classes)
         return EncodedLabels(codes, classes)

@@ -21,6 +21,18 @@ from ..exceptions import ConvergenceWarning
 # (norms, Cholesky, line search); 1e150 squared is 1e300, below float64's maximum 1.8e308 with
 # room for the factors n, p and the loss's curvature bound.
 _LOG10_SCALE_LIMIT = 150.0
+# log10 of the smallest admissible total weight of a subset. Reason: gradient entries scale with
+# the weights, and the stopping test compares norms at tol (1e-10) of them, whose squares must
+# stay above float64's smallest normal number 2.2e-308: (1e-100 * 1e-10)^2 = 1e-220 leaves room
+# for small |x| and loss derivatives. (Scaling every weight and lam by one factor leaves theta(S)
+# unchanged, so such weights can always be rescaled.)
+_LOG10_WEIGHT_FLOOR = -100.0
+# Largest admissible max_i |x_ij| / std_j of a non-constant column. Reason: the curvature of w_j
+# once the intercept is eliminated is sum_i w_i (x_ij - mean_j)^2, formed from entries of size
+# max|x_j|^2 with rounding eps * max|x_j|^2: at a ratio of 1e7 that is 2% of the curvature and
+# the Newton iteration still converges (measured: 1e7 correct to 1e-10 or warned), at 1e8 it is
+# noise and the fit was wrong (1e10, 1e12: wrong with converged=True).
+_COLUMN_OFFSET_LIMIT = 1e7
 # log10 of the largest admissible objective value at a warm start. Reason: F itself must be
 # finite (below 1.8e308) with margin for the line search's comparisons.
 _LOG10_OBJECTIVE_LIMIT = 300.0
@@ -43,8 +55,18 @@ def check_magnitudes(learner, X: np.ndarray, y_enc: np.ndarray, W: np.ndarray,
         The name of the weights' argument ("sample_weight", "masks") for messages.
     """
     W2 = np.atleast_2d(W)
-    wsum = float(W2.sum(axis=1).max())
+    sums = W2.sum(axis=1)
+    wsum = float(sums.max())
     lw = _log10(wsum)
+    low = int(np.argmin(sums))
+    if _log10(float(sums[low])) < _LOG10_WEIGHT_FLOOR:
+        where = "" if W2.shape[0] == 1 else f" on subset {low}"
+        raise ValueError(
+            f"{w_name} sums to {float(sums[low]):.3g}{where}: weights this small make the "
+            "objective's gradient underflow float64 in the stopping test; rescale the weights "
+            "(multiplying every weight and lam by the same factor leaves theta(S) unchanged)"
+        )
+    check_columns(X)
     if lw > _LOG10_SCALE_LIMIT:
         raise ValueError(
             f"{w_name} sums to {wsum:.3g} on some subset: the objective's curvature overflows "
@@ -72,6 +94,36 @@ def check_magnitudes(learner, X: np.ndarray, y_enc: np.ndarray, W: np.ndarray,
                 "squared residuals sum_i w_i (x_i.w + b - y_i)^2 overflow float64; rescale y "
                 "(theta scales with it: fit y / s and multiply theta by s)"
             )
+
+
+def check_columns(X: np.ndarray, name: str = "X") -> None:
+    """Refuse a column whose spread is too small against its magnitude to be solved in float64.
+
+    A column x_j = c + v with |c| >> std(v) (an offset of 1e10, a uint64 identifier near 2**63)
+    is, in float64, nearly a multiple of the intercept column: the curvature left for w_j once
+    the intercept is eliminated is lost in rounding (see ``_COLUMN_OFFSET_LIMIT``). Constant
+    columns are accepted (exactly collinear with the intercept: the penalty fixes w_j).
+
+    Raises
+    ------
+    ValueError
+        Naming the column, its magnitude and spread, and the remedy (centring it).
+    """
+    amax = np.abs(X).max(axis=0)
+    std = X.std(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(std > 0, amax / std, 0.0)
+    j = int(np.argmax(ratio))
+    if ratio[j] > _COLUMN_OFFSET_LIMIT:
+        mean = float(X[:, j].mean())
+        raise ValueError(
+            f"{name}[:, {j}] has values {mean:.6g} +- {float(std[j]):.3g} (its spread is "
+            f"{1 / ratio[j]:.1e} of its magnitude): in float64 it is indistinguishable from a "
+            "multiple of the intercept column, and its weight cannot be solved for; centre it "
+            f"({name}[:, {j}] - {name}[:, {j}].mean(): with the unpenalised intercept w is "
+            "unchanged and b absorbs the shift) or standardise it "
+            "(sklearn.preprocessing.StandardScaler)"
+        )
 
 
 def check_start(learner, T0: np.ndarray, X: np.ndarray, W: np.ndarray) -> None:

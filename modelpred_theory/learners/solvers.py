@@ -81,7 +81,7 @@ def solve_systems(H: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
 def column_scale(Xt, K) -> torch.Tensor | None:
     """c_j = max(1, max_i |x_ij|) per coordinate of theta (1 for intercepts), or None if all 1.
 
-    The stopping test also asks ||grad / c|| <= tol * max(1, ||grad(0) / c||): invariant to
+    The stopping test also asks ||grad / c|| <= tol * scale(grad(0) / c): invariant to
     rescaling a column of X, so one huge entry cannot make a large residual elsewhere pass.
     """
     c = Xt.abs().amax(dim=0).clamp(min=1.0)
@@ -270,8 +270,9 @@ def newton(obj, Xt, yt, W, Theta, *, tol: float, max_iter: int, outer=None):
     Returns
     -------
     Theta (k, p), grad norms (k,), iterations (k,), converged (k,). A subset is converged only
-    when its residual is finite and below tol * max(1, ||grad F_S(0)||) (and the column-scaled
-    residual below its own such bound, see ``column_scale``).
+    when its residual is finite and below tol * ``obj.grad_scale`` (||grad F_S(0)||, floored
+    where it is below 1; see there), and the column-scaled residual below its own such bound
+    (see ``column_scale``).
     """
     K = obj.K
     k, p = Theta.shape
@@ -285,8 +286,7 @@ def newton(obj, Xt, yt, W, Theta, *, tol: float, max_iter: int, outer=None):
     tol_abs = tol * scale
     cs = column_scale(Xt, K)
     if cs is not None:
-        zero = torch.zeros(1, p, dtype=DTYPE, device=dev).expand(k, p)
-        tol_s = tol * torch.clamp((obj.grad(zero, Xt, yt, W) / cs).norm(dim=1), min=1.0)
+        tol_s = tol * obj.grad_scale(Xt, yt, W, col_scale=cs)
     n_iter = torch.zeros(k, dtype=torch.long, device=dev)
     gnorm = torch.full((k,), float("inf"), dtype=DTYPE, device=dev)
     g_prev = torch.full((k,), float("inf"), dtype=DTYPE, device=dev)

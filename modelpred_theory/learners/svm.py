@@ -56,7 +56,10 @@ class SquaredHingeSVM(ConvexLearner):
         classes = infer_classes(y, canonical=((-1, 1), (0, 1)), n_classes=2,
                                 classes=self.classes_, learner=type(self).__name__,
                                 binary_only=True)
-        codes = encode(y, classes)
+        return self.from_codes(encode(y, classes), classes)
+
+    def from_codes(self, codes: np.ndarray, classes: np.ndarray) -> EncodedLabels:
+        """Encoded labels from int codes {0, 1} in ``classes``: float -1 / +1."""
         return EncodedLabels(np.where(codes == 1, 1.0, -1.0), classes)
 
     def class_codes(self, y_enc, K):

@@ -71,7 +71,7 @@ def _active_set_refine(learner, Tc, Xt, yt, Xa, Wn, K, row_norm, g_safe, cap, la
     """
     r = g_safe / lam
     mu_best = np.full(r.shape, lam)
-    if not hasattr(learner, "_link") or learner.name != "svm":
+    if learner.name != "svm":
         return r, mu_best
     Z = host(learner.margins(Tc, Xa, K)[..., 0])  # shape: (m, n)
     y = host(yt)
