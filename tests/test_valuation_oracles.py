@@ -143,8 +143,8 @@ def test_newton_oracle_is_exact_for_ridge_and_first_order_elsewhere():
 
 
 def test_modelpred_specs_forward_the_base(monkeypatch):
-    assert A.oracles.parse_oracle("modelpred:newton") == ("modelpred", {"base": "newton"})
-    assert A.oracles.parse_oracle("modelpred", {"base": "influence"}) == (
+    assert A.resolve.parse_oracle("modelpred:newton") == ("modelpred", {"base": "newton"})
+    assert A.resolve.parse_oracle("modelpred", {"base": "influence"}) == (
         "modelpred", {"base": "influence"})
     seen = {}
 

@@ -46,8 +46,8 @@ from .oracles import (
     SubsetUtility,
     UtilityPred,
     constant_predictor,
-    resolve_oracle,
 )
+from .resolve import resolve_oracle
 from .results import ValuationResult, ValuationState, compare_values
 from .selection import AdditionCurve, SelectionCurve, greedy_addition, selection_curve
 from .semivalues import (

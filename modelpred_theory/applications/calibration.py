@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .memorization import _CHUNK, subset_masks
-from .oracles import check_data, resolve_oracle
-from .resolve import with_engine
+from .oracles import check_data
+from .resolve import resolve_oracle, with_engine
 
 __all__ = ["EnsembleResult", "calibration_metrics", "expected_calibration_error",
            "subset_ensemble"]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..subsets import _as_generator
+from .._utils import as_generator as _as_generator
 from ._common import _check_positive_int
 from .results import ValuationResult, ValuationState
 from .samplers import default_round_size, units_cost

@@ -20,8 +20,8 @@ import numpy as np
 from ._common import STREAM_PERMUTATIONS, check_data, check_metric
 from .engine import resume_state
 from .exact import loo_from_utility
-from .oracles import SubsetUtility, oracle_label, parse_oracle, resolve_oracle
-from .resolve import with_engine
+from .oracles import SubsetUtility
+from .resolve import oracle_label, parse_oracle, resolve_oracle, with_engine
 from .results import ValuationResult
 from .semivalues import (
     _check_beta,
@@ -120,7 +120,7 @@ def data_shapley(learner, X, y, X_test, y_test, oracle="exact", n_permutations: 
         Where the utility is measured.
     oracle : str or object, default="exact"
         ``"exact"``, ``"influence"``, ``"newton"``, ``"utility"``, ``"modelpred"``,
-        ``"modelpred:<base>"``, or a fitted oracle (:func:`.oracles.resolve_oracle`).
+        ``"modelpred:<base>"``, or a fitted oracle (:func:`.resolve.resolve_oracle`).
     n_permutations : int, default=100
         The budget when ``stopping`` is None, in permutations (antithetic: half as many pairs;
         stratified: cycles with the same number of utility evaluations).
@@ -143,7 +143,7 @@ def data_shapley(learner, X, y, X_test, y_test, oracle="exact", n_permutations: 
     checkpoint : path, optional
         Save the state after every round.
     oracle_kwargs : dict, optional
-        Passed to :func:`.oracles.resolve_oracle` for string oracles.
+        Passed to :func:`.resolve.resolve_oracle` for string oracles.
     progress : bool, default=False
     return_info : bool, default=False
         Return the :class:`ValuationResult` (values, stderr, what stopped it, timing, state).

@@ -21,8 +21,8 @@ import numpy as np
 
 from ..subsets import fixed_size_subsets, loo_masks
 from ._common import _check_positive_int, check_data, derived_rng
-from .oracles import ExactOracle, parse_oracle, resolve_oracle
-from .resolve import with_engine
+from .oracles import ExactOracle
+from .resolve import parse_oracle, resolve_oracle, with_engine
 
 __all__ = ["LDSResult", "OUTPUTS", "attributions", "lds", "subset_outputs"]
 

@@ -23,9 +23,8 @@ from .oracles import (
     _check_positive_int,
     check_data,
     derived_rng,
-    resolve_oracle,
 )
-from .resolve import with_engine
+from .resolve import resolve_oracle, with_engine
 
 __all__ = ["MemorizationResult", "memorization", "per_point_scores", "subset_masks"]
 

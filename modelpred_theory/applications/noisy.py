@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..subsets import _as_generator
+from .._utils import as_generator as _as_generator
 from ._common import STREAM_LABEL_NOISE, _check_positive_int, check_data, derived_rng
 from .estimators import banzhaf, beta_shapley, data_shapley, loo_values
 from .results import ValuationResult
@@ -143,7 +143,7 @@ def noisy_label_detection(learner, X, y, X_test, y_test, oracle="exact",
     learner, X, y, X_test, y_test
         As in :func:`.estimators.data_shapley` (``y`` clean; ``y_test`` stays clean).
     oracle : str, fitted oracle, or callable
-        A string (:func:`.oracles.resolve_oracle`; ``"modelpred"`` trains on the noisy pool), a
+        A string (:func:`.resolve.resolve_oracle`; ``"modelpred"`` trains on the noisy pool), a
         fitted oracle (it must have been fitted on the NOISY labels, see
         :func:`noisy_labels`), or a factory ``oracle(X, y_noisy) -> fitted oracle``.
     n_permutations, seed, metric, truncation, oracle_kwargs, progress

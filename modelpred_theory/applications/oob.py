@@ -18,8 +18,8 @@ import numpy as np
 from ._common import STREAM_PERMUTATIONS, _check_positive_int, check_data, derived_rng
 from .engine import new_state, resume_state, run
 from .memorization import SCORES, per_point_scores
-from .oracles import degenerate_mask, parse_oracle, resolve_oracle
-from .resolve import with_engine
+from .oracles import degenerate_mask
+from .resolve import parse_oracle, resolve_oracle, with_engine
 from .stopping import parse_stopping
 
 __all__ = ["data_oob"]

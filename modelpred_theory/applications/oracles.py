@@ -64,9 +64,6 @@ __all__ = [
     "SubsetUtility",
     "UtilityPred",
     "constant_predictor",
-    "oracle_label",
-    "parse_oracle",
-    "resolve_oracle",
 ]
 
 # ----------------------------------------------------------------------------------------------
@@ -331,7 +328,3 @@ class SubsetUtility:
         self.n_calls += M.shape[0]
         return out
 
-
-# The specification parser lives in .resolve (it needs the classes above); re-exported here so
-# that ``from .oracles import resolve_oracle`` keeps working.
-from .resolve import oracle_label, parse_oracle, resolve_oracle  # noqa: E402

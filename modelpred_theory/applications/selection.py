@@ -23,9 +23,8 @@ from .oracles import (
     check_data,
     check_metric,
     derived_rng,
-    resolve_oracle,
 )
-from .resolve import with_engine
+from .resolve import resolve_oracle, with_engine
 
 __all__ = ["AdditionCurve", "SelectionCurve", "greedy_addition", "selection_curve"]
 

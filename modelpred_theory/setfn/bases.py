@@ -28,8 +28,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..baselines._common import HessianSolver
-from ..baselines.newton import newton_step_from, step_chunk_size
+from ..baselines.newton import HessianSolver, newton_step_from, step_chunk_size
 
 __all__ = ["BASES", "ClassicalBase", "ResidualGate", "make_base"]
 

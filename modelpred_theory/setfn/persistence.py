@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ._settings import learner_from_spec
+
 __all__ = ["load_model", "save_model"]
 
 FORMAT = "modelpred-theory/ModelPred"
@@ -135,8 +137,6 @@ def _load_base(cfg: dict, b_file: Path) -> dict:
 
 def load_model(cls, path):
     """Rebuild a saved ModelPred from ``path`` (see module docstring for what is checked)."""
-    from . import model as _model
-
     path = Path(path)
     cfg_file, w_file, b_file = path / "config.json", path / "weights.pt", path / "base.npz"
     if not cfg_file.is_file():
@@ -145,7 +145,7 @@ def load_model(cls, path):
     for f in (w_file, b_file):
         if not f.is_file():
             raise ValueError(f"{f} is missing: the saved model in {path} is incomplete")
-    learner = _model.learner_from_spec(cfg["learner"], cfg_file)
+    learner = learner_from_spec(cfg["learner"], cfg_file)
     try:
         model = cls(learner, seed=cfg["seed"], base=cfg["base"], **cfg["arch"],
                     **cfg["train_params"], **cfg["sampler_params"], progress=False)
