@@ -346,3 +346,17 @@ def test_lds_wrapper_results_unchanged():
     assert res.per_output[0] == 0.0
     thetas = learner.fit_subsets(X, y, res.masks)
     np.testing.assert_array_equal(res.true_outputs, outputs(learner, thetas, Xt, yt, "margin"))
+
+
+def test_test_labels_encoded_like_the_pool_or_refused():
+    """A test set missing a class would be encoded with other codes than the pool: refused
+    (no silent wrong margin), and accepted once the learner fixes the classes."""
+    learner, X, y, Xt, yt, out = _problem()
+    yt = np.where(yt == 1, 2, yt)  # the test set misses class 1
+    with pytest.raises(ValueError, match="y_test is encoded with classes"):
+        ground_truth(learner, X, y, Xt, yt, n_subsets=3, output=out)
+    fixed = mpt.learners.LogisticRegression(lam=1.0, n_classes=3)
+    truth = ground_truth(fixed, X, y, Xt, yt, n_subsets=3, output=out, loo=False)
+    Z = fixed.decision_function(truth.theta_full, Xt)
+    other = np.where(np.arange(3)[None, :] == yt[:, None], -np.inf, Z)
+    np.testing.assert_allclose(truth.full_outputs, Z[np.arange(len(yt)), yt] - other.max(1))
