@@ -403,8 +403,9 @@ def main(argv=None) -> dict:
         if "per_fit" in sections:
             X, y, _, _ = digits_relu(args.n, args.m, args.features, seed=0)
             log(f"[per_fit] n={args.n}, p={10 * (args.features + 1)}")
-            result["per_fit"] = per_fit(mpt.learners.LogisticRegression(lam=args.lam, n_classes=10), X, y,
-                                        args.per_fit_k, args.per_fit_sklearn, args.repeats, 0)
+            learner = mpt.learners.LogisticRegression(lam=args.lam, n_classes=10)
+            result["per_fit"] = per_fit(learner, X, y, args.per_fit_k, args.per_fit_sklearn,
+                                        args.repeats, 0)
             log(f"[per_fit] {json.dumps(result['per_fit'])}")
         if "problems" in sections:
             result["problems"] = {}
