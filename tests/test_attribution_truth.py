@@ -439,3 +439,19 @@ def test_attribution_benchmark_quick(tmp_path, capsys):
         prob["ceiling"]["lds_stderr"] + meths["influence"]["lds_stderr"])
     assert "kendall_tau" in prob["reordering"]
     assert [r["n"] for r in res["growth"]] == [80, 160]
+
+
+def test_head_is_the_truth_of_its_first_subsets():
+    """truth.head(k) rates an attribution exactly as a truth computed on those k subsets."""
+    learner, X, y, Xt, yt, out = _problem()
+    truth = ground_truth(learner, X, y, Xt, yt, n_subsets=12, output=out, loo=False)
+    small = truth.head(5)
+    assert small.n_subsets == 5 and np.array_equal(small.masks, truth.masks[:5])
+    scores = np.random.default_rng(2).normal(size=(truth.n, truth.m))
+    pred = truth.masks[:5].astype(float) @ scores
+    from modelpred_theory.attribution.evaluate import lds_per_output
+
+    np.testing.assert_array_equal(evaluate(scores, small).lds_per_point,
+                                  lds_per_output(pred, truth.outputs[:5]))
+    with pytest.raises(ValueError, match="k must be an integer in"):
+        truth.head(13)
