@@ -23,9 +23,6 @@ def check_trak(opts, dims):
                              f"got {P.shape}")
         if not np.all(np.isfinite(P)):
             raise ValueError("projection contains NaN or inf")
-        if opts["proj_dim"] not in (None, P.shape[1]):
-            raise ValueError(f"proj_dim={opts['proj_dim']} contradicts projection with "
-                             f"{P.shape[1]} columns; pass one of them")
         opts["projection"] = P
         opts["proj_dim"] = P.shape[1]
     elif opts["proj_dim"] is not None:
@@ -83,7 +80,8 @@ def trak(pb: Problem, proj_dim: int | None = 2048, kernel: str = "gauss_newton",
     seed : int
         Seeds the Gaussian projection (entries N(0, 1/k)); reproducible bit for bit.
     projection : ndarray of shape (p, k), optional
-        Use this projection instead of a seeded one (e.g. another tool's, to compare with it).
+        Use this projection instead of a seeded one (e.g. another tool's, to compare with it);
+        it overrides ``proj_dim`` and ``seed``.
 
     Returns
     -------
