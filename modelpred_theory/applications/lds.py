@@ -10,6 +10,11 @@ objective F_S(theta) = sum_{i in S} w_i loss_i(theta) + lam/2 ||P theta||^2 (doc
 :func:`attributions` produces the classical ones: leave-one-out effects tau_i = f(N) - f(N - i)
 from any oracle (exact, influence, Newton step, ModelPred) and linear datamodels fitted on
 outputs labelled by any oracle (exact retraining or ModelPred).
+
+The outputs and the per-output score are the ones of :mod:`modelpred_theory.attribution`
+(``attribution.outputs`` and ``attribution.evaluate.lds_per_output``); for ground truth at
+benchmark scale (warm-started, cached, any engine, exact LOO effects) use
+``attribution.ground_truth`` and ``attribution.evaluate``.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..attribution.evaluate import lds_per_output
 from ..attribution.outputs import OUTPUTS, check_output, outputs
 from ..subsets import fixed_size_subsets, loo_masks
 from ._common import _check_positive_int, check_data, derived_rng
@@ -119,8 +125,6 @@ def lds(learner, X, y, X_test, y_test, attributions, *, n_subsets: int = 100,
     -------
     LDSResult
     """
-    from scipy.stats import spearmanr
-
     X, y, X_test, y_test = check_data(learner, X, y, X_test, y_test)
     _check_output(learner, output)
     exact = ExactOracle(learner, warm_start=False, device=device, n_jobs=n_jobs)
@@ -150,9 +154,7 @@ def lds(learner, X, y, X_test, y_test, attributions, *, n_subsets: int = 100,
     if true.shape[1] != tau.shape[1]:
         raise ValueError("reference outputs do not match the attribution's outputs")
     pred = masks.astype(np.float64) @ tau  # shape: (k, m)
-    rho = np.array([spearmanr(pred[:, j], true[:, j])[0]
-                    if np.ptp(pred[:, j]) > 0 and np.ptp(true[:, j]) > 0 else 0.0
-                    for j in range(true.shape[1])])
+    rho = lds_per_output(pred, true)  # Spearman per output; constant columns score 0
     se = float(rho.std(ddof=1) / np.sqrt(rho.size)) if rho.size > 1 else float("nan")
     return LDSResult(score=float(rho.mean()), stderr=se, per_output=rho, masks=masks,
                      true_outputs=full, predicted=pred, seconds=seconds)

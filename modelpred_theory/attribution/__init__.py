@@ -1,4 +1,4 @@
-"""Data attribution against exact ground truth: outputs, ground truth, evaluation, methods.
+"""Data attribution against exact ground truth: outputs, ground truth, evaluation, ceiling.
 
 Sign convention (every attribution matrix in this package and every method follows it): for a
 pool N of n training points and m test outputs f_j (see :mod:`.outputs`),
@@ -10,10 +10,22 @@ output of a subset S is g_j(S) = sum_{i in S} scores[i, j] (up to a constant tha
 on S), which is what the linear datamodeling score rates. ``GroundTruth.loo[i, j]`` is exactly
 that difference, computed by exact retraining.
 
+* :func:`ground_truth` -> :class:`GroundTruth`: exact outputs on held-out subsets and exact
+  leave-one-out effects (resumable, any joblib engine, bit-identical; ``save`` / ``load`` a
+  documented ``.npz``);
+* :func:`evaluate` -> :class:`AttributionScore`: LDS with its standard error, LOO correlation,
+  group-removal counterfactuals, for a score matrix from any tool;
+* :func:`additive_ceiling` -> :class:`Ceiling`: the best LDS an additive attribution reaches.
+
 theta(S) is the minimiser of the SUM objective
 F_S(theta) = sum_{i in S} w_i loss_i(theta) + lam/2 ||P theta||^2 (C = 1/lam; docs/design.md).
 """
 
+from .ceiling import Ceiling, additive_ceiling, fit_datamodel
+from .evaluate import AttributionScore, Counterfactual, evaluate
+from .ground_truth import GroundTruth, ground_truth
 from .outputs import OUTPUTS, output_grads, outputs
 
-__all__ = ["OUTPUTS", "output_grads", "outputs"]
+__all__ = ["AttributionScore", "Ceiling", "Counterfactual", "GroundTruth", "OUTPUTS",
+           "additive_ceiling", "evaluate", "fit_datamodel", "ground_truth", "output_grads",
+           "outputs"]
