@@ -382,3 +382,23 @@ def test_methods_that_do_not_apply_say_so():
     ref = attribute(mpt.learners.Ridge(lam=1.0), X, y, Xt, yt, "influence", output="neg_loss")
     got = attribute(mpt.learners.Ridge(lam=1.0), X, y, Xt, yt, "kfac", output="neg_loss")
     assert _rel(got, ref) < 1e-10
+
+
+# ---------------------------------------------------------------------------- the dattri bench
+def test_dattri_bench_export_quick(tmp_path):
+    """Smoke test of our side of ``make bench-dattri`` (dattri itself runs in its own env)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "peers" / "dattri_ours.py"
+    spec = importlib.util.spec_from_file_location("dattri_ours", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    info = mod.main(["export", "--data", str(tmp_path), "--quick"])
+    assert set(info) == {"binary", "multinomial"}
+    z = np.load(tmp_path / "problem.npz")
+    for name in ("binary", "multinomial"):
+        S = z[f"{name}_ours_influence"]
+        assert S.shape == (info[name]["n"], info[name]["m"]) and np.all(np.isfinite(S))
+        assert z[f"{name}_theta"].size == info[name]["p"]
+        assert z[f"{name}_masks"].shape[1] == info[name]["n"]
