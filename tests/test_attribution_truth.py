@@ -88,7 +88,7 @@ from modelpred_theory.attribution import (  # noqa: E402
 def _problem(kind="multinomial"):
     if kind == "multinomial":
         X, y, Xt, yt = _multiclass(n=36, m=5)
-        return mpt.learners.LogisticRegression(lam=1.0), X, y, Xt, yt, "margin"
+        return mpt.learners.LogisticRegression(lam=1.0, n_classes=3), X, y, Xt, yt, "margin"
     rng = np.random.default_rng(3)
     X = rng.normal(size=(60, 4))
     beta = np.array([1.0, -2.0, 0.5, 0.0])
@@ -283,7 +283,7 @@ def test_evaluate_refuses_bad_input_before_work():
     with pytest.raises(ValueError, match="another test set"):
         evaluate(np.zeros((n, m)), truth, learner=learner, X=X, y=y, X_test=Xt + 1, y_test=yt)
     with pytest.raises(ValueError, match="learner"):
-        evaluate(np.zeros((n, m)), truth, learner=mpt.learners.LogisticRegression(lam=2.0),
+        evaluate(np.zeros((n, m)), truth, learner=mpt.learners.LogisticRegression(lam=1.0),
                  X=X, y=y, X_test=Xt, y_test=yt)
     with pytest.raises(ValueError, match="counterfactual_k needs learner"):
         evaluate(np.zeros((n, m)), truth, counterfactual_k=[2])
@@ -346,3 +346,96 @@ def test_lds_wrapper_results_unchanged():
     assert res.per_output[0] == 0.0
     thetas = learner.fit_subsets(X, y, res.masks)
     np.testing.assert_array_equal(res.true_outputs, outputs(learner, thetas, Xt, yt, "margin"))
+
+
+def test_test_labels_encoded_like_the_pool_or_refused():
+    """A test set missing a class would be encoded with other codes than the pool: refused
+    (no silent wrong margin), and accepted once the learner fixes the classes."""
+    _, X, y, Xt, yt, out = _problem()
+    yt = np.where(yt == 1, 2, yt)  # the test set misses class 1
+    with pytest.raises(ValueError, match="y_test is encoded with classes"):
+        ground_truth(mpt.learners.LogisticRegression(lam=1.0), X, y, Xt, yt, n_subsets=3)
+    fixed = mpt.learners.LogisticRegression(lam=1.0, n_classes=3)
+    truth = ground_truth(fixed, X, y, Xt, yt, n_subsets=3, output=out, loo=False)
+    Z = fixed.decision_function(truth.theta_full, Xt)
+    other = np.where(np.arange(3)[None, :] == yt[:, None], -np.inf, Z)
+    np.testing.assert_allclose(truth.full_outputs, Z[np.arange(len(yt)), yt] - other.max(1))
+
+
+# ---------------------------------------------------------------------------------------------
+# the command and the benchmark
+# ---------------------------------------------------------------------------------------------
+def test_cli_attribute_json_on_own_csv(tmp_path, capsys):
+    import csv
+    import json
+
+    from modelpred_theory import cli
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(48, 3))
+    y = np.where(X[:, 0] + 0.5 * rng.normal(size=48) > 0, "pos", "neg")
+    path = tmp_path / "mine.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["a", "b", "c", "label"])
+        for row, lab in zip(X.tolist(), y, strict=True):
+            w.writerow([*map(repr, row), lab])
+    truth_file = tmp_path / "truth.npz"
+    assert cli.main(["attribute", "--data", str(path), "--target", "label", "--methods",
+                     "influence,grad_dot", "--n-subsets", "12", "--n-test", "5", "--json",
+                     "--save-truth", str(truth_file)]) == 0
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)  # stdout is exactly one JSON document
+    assert set(doc["methods"]) == {"influence", "grad_dot"}
+    assert doc["ground_truth"]["n_subsets"] == 12 and doc["ground_truth"]["loo"]
+    assert doc["ground_truth"]["max_residual_over_tolerance"] <= 1.0
+    # the reported LDS is evaluate() on the saved truth with the method's scores
+    truth = GroundTruth.load(truth_file)
+    ds = mpt.datasets.from_csv(str(path), target="label")
+    learner = mpt.learners.LogisticRegression(lam=1.0)
+    y_tr, y_te = ds.encode_labels(ds.y_train), ds.encode_labels(ds.y_test)
+    truth.check_problem(learner, ds.X_train, y_tr, ds.X_test[:5], y_te[:5])
+    s = mpt.attribution.attribute(learner, ds.X_train, y_tr, ds.X_test[:5], y_te[:5],
+                                  "influence")
+    assert doc["methods"]["influence"]["lds"] == pytest.approx(evaluate(s, truth).lds)
+    assert doc["methods"]["influence"]["loo_pearson"] > 0.9
+
+
+def test_cli_attribute_refuses_unknown_method(capsys):
+    from modelpred_theory import cli
+
+    assert cli.main(["attribute", "--quick", "--methods", "influence,nope"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown method(s) ['nope']" in err and "trak" in err
+
+
+@pytest.mark.slow
+def test_attribution_benchmark_quick(tmp_path, capsys):
+    """Smoke run of bench/attribution_benchmark.py --quick on a few methods (~20 s)."""
+    import json
+
+    import torch
+
+    from modelpred_theory._scripts import load_script, script_dir
+
+    before = torch.get_num_threads()
+    try:
+        mod = load_script(script_dir("bench") / "attribution_benchmark.py")
+        res = mod.main(["--quick", "--out", str(tmp_path), "--sections",
+                        "per_fit,problems,growth", "--problems", "synthetic", "--methods",
+                        "influence,grad_dot,representer"])
+    finally:
+        torch.set_num_threads(before)
+    printed = json.loads(capsys.readouterr().out)
+    saved = json.loads((tmp_path / "attribution_benchmark_quick.json").read_text())
+    assert printed["per_fit"]["ratio_median"] == saved["per_fit"]["ratio_median"]
+    prob = res["problems"]["synthetic"]
+    assert prob["truth"]["all_below_tolerance"]
+    meths = prob["methods"]
+    assert set(meths) == {"influence", "grad_dot", "representer"}
+    assert meths["influence"]["loo_pearson"] > 0.9
+    assert meths["influence"]["lds"] > meths["grad_dot"]["lds"] - 0.05
+    assert prob["ceiling"]["lds"] >= meths["influence"]["lds"] - 3 * (
+        prob["ceiling"]["lds_stderr"] + meths["influence"]["lds_stderr"])
+    assert "kendall_tau" in prob["reordering"]
+    assert [r["n"] for r in res["growth"]] == [80, 160]

@@ -15,7 +15,9 @@ that difference, computed by exact retraining.
   documented ``.npz``);
 * :func:`evaluate` -> :class:`AttributionScore`: LDS with its standard error, LOO correlation,
   group-removal counterfactuals, for a score matrix from any tool;
-* :func:`additive_ceiling` -> :class:`Ceiling`: the best LDS an additive attribution reaches.
+* :func:`additive_ceiling` -> :class:`Ceiling`: the best LDS an additive attribution reaches;
+* :func:`attribute` (``method`` one of :data:`METHODS`): the attribution methods, one module per
+  family in :mod:`.methods`.
 
 theta(S) is the minimiser of the SUM objective
 F_S(theta) = sum_{i in S} w_i loss_i(theta) + lam/2 ||P theta||^2 (C = 1/lam; docs/design.md).
@@ -24,8 +26,9 @@ F_S(theta) = sum_{i in S} w_i loss_i(theta) + lam/2 ||P theta||^2 (C = 1/lam; do
 from .ceiling import Ceiling, additive_ceiling, fit_datamodel
 from .evaluate import AttributionScore, Counterfactual, evaluate
 from .ground_truth import GroundTruth, ground_truth
+from .methods import METHODS, attribute
 from .outputs import OUTPUTS, output_grads, outputs
 
-__all__ = ["AttributionScore", "Ceiling", "Counterfactual", "GroundTruth", "OUTPUTS",
-           "additive_ceiling", "evaluate", "fit_datamodel", "ground_truth", "output_grads",
-           "outputs"]
+__all__ = ["AttributionScore", "Ceiling", "Counterfactual", "GroundTruth", "METHODS", "OUTPUTS",
+           "additive_ceiling", "attribute", "evaluate", "fit_datamodel", "ground_truth",
+           "output_grads", "outputs"]

@@ -33,39 +33,49 @@ class Ceiling:
     Attributes
     ----------
     lds, lds_stderr : float
-        LDS (mean over test points, and its standard error) of the datamodel fitted on the
-        most training subsets: the ceiling's estimate.
+        The ceiling's estimate: the higher LDS (mean over test points, and its standard error)
+        of the two datamodels fitted on the most training subsets.
+    estimator : str
+        Which one gave it: ``"datamodel"`` (ridge towards zero) or ``"datamodel_loo_prior"``
+        (ridge towards the best multiple of the exact LOO effects).
     sizes : ndarray of shape (r,)
         Numbers of training subsets used (the convergence curve).
-    lds_by_size, stderr_by_size : ndarray of shape (r,)
+    curves : dict
+        Per estimator, ``{"lds": [...], "stderr": [...]}`` over ``sizes``.
     lds_per_point : ndarray of shape (m,)
-        Per test point LDS at the largest size.
+        Per test point LDS of the chosen estimator at the largest size.
     scores : ndarray of shape (n, m)
-        The datamodel's coefficients at the largest size (an attribution in the package's sign
-        convention, up to a scale).
+        Its coefficients (an attribution in the package's sign convention, up to a scale).
     alphas : ndarray of shape (m,)
-        The ridge penalty chosen for each test point (leave-one-subset-out CV) at the largest
-        size.
+        The ridge penalty chosen for each test point (leave-one-subset-out CV).
     """
 
     lds: float
     lds_stderr: float
+    estimator: str
     sizes: np.ndarray
-    lds_by_size: np.ndarray
-    stderr_by_size: np.ndarray
+    curves: dict
     lds_per_point: np.ndarray = field(repr=False)
     scores: np.ndarray = field(repr=False)
     alphas: np.ndarray = field(repr=False)
 
+    @property
+    def lds_by_size(self) -> np.ndarray:
+        """LDS of the chosen estimator over ``sizes``."""
+        return np.asarray(self.curves[self.estimator]["lds"])
+
+    @property
+    def stderr_by_size(self) -> np.ndarray:
+        return np.asarray(self.curves[self.estimator]["stderr"])
+
     def to_dict(self) -> dict:
         """JSON-able summary."""
-        return {"lds": self.lds, "lds_stderr": self.lds_stderr,
-                "sizes": self.sizes.tolist(), "lds_by_size": self.lds_by_size.tolist(),
-                "stderr_by_size": self.stderr_by_size.tolist(),
+        return {"lds": self.lds, "lds_stderr": self.lds_stderr, "estimator": self.estimator,
+                "sizes": self.sizes.tolist(), "curves": self.curves,
                 "alpha_median": float(np.median(self.alphas))}
 
 
-def fit_datamodel(masks: np.ndarray, targets: np.ndarray, alphas=None):
+def fit_datamodel(masks: np.ndarray, targets: np.ndarray, alphas=None, prior=None):
     """Ridge datamodel per output with its penalty chosen by exact leave-one-out CV.
 
     Parameters
@@ -74,7 +84,11 @@ def fit_datamodel(masks: np.ndarray, targets: np.ndarray, alphas=None):
     targets : ndarray of shape (k, m)
     alphas : array_like of shape (a,), optional
         Candidate penalties, relative to the mean squared singular value of the centred masks;
-        default ``logspace(-6, 3, 28)``.
+        default ``logspace(-6, 6, 37)``.
+    prior : ndarray of shape (n, m), optional
+        Coefficients to shrink towards instead of zero: per output the best multiple c_j of
+        prior[:, j] is fitted by least squares first, and the ridge is fitted on what it leaves
+        (a large penalty then returns c_j prior[:, j], a small one the plain least squares).
 
     Returns
     -------
@@ -94,11 +108,21 @@ def fit_datamodel(masks: np.ndarray, targets: np.ndarray, alphas=None):
     k = M.shape[0]
     Mc = M - M.mean(axis=0)
     Yc = Y - Y.mean(axis=0)
+    base = np.zeros((M.shape[1], Y.shape[1]))
+    if prior is not None:
+        P = np.asarray(prior, dtype=np.float64)
+        if P.shape != base.shape or not np.all(np.isfinite(P)):
+            raise ValueError(f"prior must be finite of shape {base.shape}, got {P.shape}")
+        Up = Mc @ P  # shape: (k, m)
+        norm = (Up * Up).sum(axis=0)
+        c = np.where(norm > 0, (Up * Yc).sum(axis=0) / np.where(norm > 0, norm, 1.0), 0.0)
+        base = P * c[None, :]
+        Yc = Yc - Up * c[None, :]
     U, s, Vt = np.linalg.svd(Mc, full_matrices=False)
     keep = s > s.max() * 1e-12
     U, s, Vt = U[:, keep], s[keep], Vt[keep]
     scale = float(np.mean(s ** 2))
-    rel = np.logspace(-6, 3, 28) if alphas is None else np.asarray(alphas, dtype=np.float64)
+    rel = np.logspace(-6, 6, 37) if alphas is None else np.asarray(alphas, dtype=np.float64)
     if rel.ndim != 1 or rel.size == 0 or not np.all(rel > 0):
         raise ValueError(f"alphas must be a non-empty 1-D array of positive numbers, got {alphas}")
     UtY = U.T @ Yc  # shape: (r, m)
@@ -112,7 +136,7 @@ def fit_datamodel(masks: np.ndarray, targets: np.ndarray, alphas=None):
         better = err < best_err
         best_err[better], best[better] = err[better], a
     coef = Vt.T @ ((s[:, None] / (s[:, None] ** 2 + best[None, :])) * UtY)  # shape: (n, m)
-    return coef, best
+    return base + coef, best
 
 
 def _check_pair(truth: GroundTruth, train: GroundTruth) -> None:
@@ -156,7 +180,13 @@ def additive_ceiling(truth: GroundTruth, train: GroundTruth, *, sizes=None,
     outputs. The linear datamodel is the least-squares best additive predictor on the training
     distribution; as its training subsets grow, its LDS on the held-out subsets converges to
     that of the population-optimal additive predictor (up to the difference between least
-    squares and rank correlation). The convergence curve shows how far from the limit it is.
+    squares and rank correlation). Every fitted additive predictor is a lower estimate of that
+    limit, so two are fitted and the higher is reported: the ridge datamodel shrunk towards
+    zero (n unknowns: it needs k >> n subsets), and, when ``truth`` has exact LOO effects, the
+    ridge datamodel shrunk towards their best multiple (it starts at the LOO effects' LDS and
+    corrects them with the subsets). Neither uses the evaluation subsets. The convergence
+    curves show how far from the limit they are; a method above the ceiling by more than the
+    standard errors means the ceiling has not converged.
 
     References
     ----------
@@ -175,14 +205,21 @@ def additive_ceiling(truth: GroundTruth, train: GroundTruth, *, sizes=None,
     for s in sizes:
         if not isinstance(s, numbers.Integral) or isinstance(s, bool) or not 3 <= s <= kt:
             raise ValueError(f"sizes must hold integers in [3, {kt}], got {s!r}")
-    lds, se = [], []
-    res = coef = alpha = None
-    for s in sizes:
-        coef, alpha = fit_datamodel(train.masks[:s], train.outputs[:s], alphas)
-        res = evaluate(coef, truth)
-        lds.append(res.lds)
-        se.append(res.lds_stderr)
-    return Ceiling(lds=float(lds[-1]), lds_stderr=float(se[-1]),
-                   sizes=np.asarray(sizes, dtype=np.int64), lds_by_size=np.asarray(lds),
-                   stderr_by_size=np.asarray(se), lds_per_point=res.lds_per_point,
-                   scores=coef, alphas=alpha)
+    priors = {"datamodel": None}
+    if truth.loo is not None:
+        priors["datamodel_loo_prior"] = truth.loo
+    curves, last = {}, {}
+    for name, prior in priors.items():
+        lds, se = [], []
+        for s in sizes:
+            coef, alpha = fit_datamodel(train.masks[:s], train.outputs[:s], alphas, prior)
+            res = evaluate(coef, truth)
+            lds.append(res.lds)
+            se.append(res.lds_stderr)
+        curves[name] = {"lds": lds, "stderr": se}
+        last[name] = (res, coef, alpha)
+    best = max(curves, key=lambda k: curves[k]["lds"][-1])
+    res, coef, alpha = last[best]
+    return Ceiling(lds=float(res.lds), lds_stderr=float(res.lds_stderr), estimator=best,
+                   sizes=np.asarray(sizes, dtype=np.int64), curves=curves,
+                   lds_per_point=res.lds_per_point, scores=coef, alphas=alpha)

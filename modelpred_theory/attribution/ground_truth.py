@@ -281,6 +281,12 @@ def check_data(learner, X, y, X_test, y_test):
         learner.param_dim(X_test, y_test)
     except ValueError as exc:
         raise ValueError(f"X_test/y_test: {exc}") from None
+    classes, test_classes = learner.classes(y), learner.classes(y_test)
+    if classes is not None and not (test_classes.shape == classes.shape
+                                    and np.array_equal(test_classes, classes)):
+        raise ValueError(f"y_test is encoded with classes {test_classes.tolist()[:12]} but y with "
+                         f"{classes.tolist()[:12]}: the test outputs would use other class "
+                         "codes than the model; pass n_classes / classes to the learner")
     X_test = np.asarray(X_test, dtype=np.float64)
     if X_test.ndim != 2 or X_test.shape[1] != X.shape[1]:
         raise ValueError(f"X_test has {X_test.shape[-1]} features, X has {X.shape[1]}")
