@@ -402,3 +402,16 @@ def test_dattri_bench_export_quick(tmp_path):
         assert S.shape == (info[name]["n"], info[name]["m"]) and np.all(np.isfinite(S))
         assert z[f"{name}_theta"].size == info[name]["p"]
         assert z[f"{name}_masks"].shape[1] == info[name]["n"]
+
+
+def test_blockwise_projected_kernel_equals_the_explicit_rows():
+    """The Gauss-Newton kernel accumulated in blocks equals (R P)^T (R P) with R formed."""
+    from modelpred_theory.attribution.methods import trak as trak_mod
+
+    learner, (X, y, Xt, yt), out = _case("multinomial")
+    pb = make_problem(learner, X, y, Xt, yt, out)
+    P = trak_mod.projection_matrix(pb.p, 7, seed=0)
+    R = trak_mod._kernel_rows(pb, "gauss_newton")
+    assert np.allclose(R.T @ R, pb.H - np.diag(pb.penalty), atol=1e-10)
+    ref = (R @ P).T @ (R @ P)
+    assert np.allclose(trak_mod._projected_gram(pb, "gauss_newton", P), ref, atol=1e-10)

@@ -205,10 +205,11 @@ class Problem:
                                                   sample_weight=sample_weight))
         k, K, q = V.shape[0], self.K, self.d + 1
         Z = np.matmul(V.reshape(k, K, q), self.Xa.T)  # shape: (k, K, n), margins of v
-        AZ = np.einsum("nce,ken->kcn", self.A, Z)  # shape: (k, K, n)
+        AZ = np.matmul(self.A, Z.transpose(2, 1, 0))  # shape: (n, K, k), A_i per point
         if sample_weight is not None:
-            AZ = AZ * np.asarray(sample_weight, dtype=np.float64)[None, None, :]
-        return np.matmul(AZ, self.Xa).reshape(k, self.p) + self.penalty[None, :] * V
+            AZ = AZ * np.asarray(sample_weight, dtype=np.float64)[:, None, None]
+        out = np.matmul(AZ.transpose(2, 1, 0), self.Xa)  # shape: (k, K, q)
+        return out.reshape(k, self.p) + self.penalty[None, :] * V
 
     @cached_property
     def _chol(self):

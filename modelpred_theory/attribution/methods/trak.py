@@ -81,8 +81,9 @@ def _projected_gram(pb: Problem, kernel: str, P: np.ndarray) -> np.ndarray:
     L = _gn_factor(pb)
     M = np.zeros((k, k))
     for s in range(0, pb.n, _BLOCK):
-        XP = np.einsum("nq,kqj->nkj", pb.Xa[s:s + _BLOCK], P3)  # shape: (b, K, k)
-        FR = np.einsum("nkc,nkj->ncj", L[s:s + _BLOCK], XP).reshape(-1, k)  # (b K, k)
+        XP = np.matmul(pb.Xa[None, s:s + _BLOCK], P3).transpose(1, 0, 2)  # shape: (b, K, k)
+        Lb = L[s:s + _BLOCK].transpose(0, 2, 1)  # shape: (b, K(c), K(k))
+        FR = np.matmul(Lb, XP).reshape(-1, k)  # shape: (b K, k), rows L_i[:, c] (x) x~_i, P'd
         M += FR.T @ FR
     return M
 
