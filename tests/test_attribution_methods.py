@@ -415,3 +415,9 @@ def test_blockwise_projected_kernel_equals_the_explicit_rows():
     assert np.allclose(R.T @ R, pb.H - np.diag(pb.penalty), atol=1e-10)
     ref = (R @ P).T @ (R @ P)
     assert np.allclose(trak_mod._projected_gram(pb, "gauss_newton", P), ref, atol=1e-10)
+
+
+def test_influence_cg_warns_when_it_stops_short():
+    learner, (X, y, Xt, yt), out = _case("multinomial")
+    with pytest.warns(RuntimeWarning, match="did not reach tol"):
+        attribute(learner, X, y, Xt, yt, "influence_cg", output=out, maxiter=2)

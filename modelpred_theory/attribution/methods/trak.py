@@ -81,10 +81,12 @@ def _projected_gram(pb: Problem, kernel: str, P: np.ndarray) -> np.ndarray:
     L = _gn_factor(pb)
     M = np.zeros((k, k))
     for s in range(0, pb.n, _BLOCK):
-        XP = np.matmul(pb.Xa[None, s:s + _BLOCK], P3).transpose(1, 0, 2)  # shape: (b, K, k)
-        Lb = L[s:s + _BLOCK].transpose(0, 2, 1)  # shape: (b, K(c), K(k))
-        FR = np.matmul(Lb, XP).reshape(-1, k)  # shape: (b K, k), rows L_i[:, c] (x) x~_i, P'd
-        M += FR.T @ FR
+        Xb = pb.Xa[s:s + _BLOCK]
+        XP = [Xb @ P3[c] for c in range(K)]  # K GEMMs, each (b, k): x~_i^T P_c
+        Lb = L[s:s + _BLOCK]  # shape: (b, K, K)
+        for c in range(K):  # projected row (i, c): sum_e L_i[e, c] x~_i^T P_e
+            FRc = sum(Lb[:, e, c, None] * XP[e] for e in range(K))  # shape: (b, k)
+            M += FRc.T @ FRc
     return M
 
 
