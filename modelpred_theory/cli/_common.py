@@ -292,8 +292,27 @@ def check_out_file(text: str | os.PathLike, flag: str = "--out",
 
 
 def write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (an interrupted write leaves no half file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def partial_path(path: Path, suffix: str | None = None) -> Path:
+    """``v.csv`` -> ``v.partial.csv``: where an interrupted run writes what it finished."""
+    return path.with_name(f"{path.stem}.partial{suffix or path.suffix}")
+
+
+class Interrupted(Exception):
+    """A command stopped by Ctrl-C after writing what it finished (exit status 130).
+
+    The message says what was finished, where it was written and how to resume.
+    """
 
 
 # ------------------------------------------------------------------------------ the context
@@ -307,6 +326,7 @@ class Context:
     json: bool = False
     quiet: bool = False
     progress: bool = False
+    argv: tuple = ()  # the command's own arguments (to print a resume command)
 
     def status(self, msg: str) -> None:
         """A status line on stderr (silenced by --quiet)."""
@@ -322,13 +342,13 @@ class Context:
         self.out.write(json.dumps(json_safe(obj), indent=1) + "\n")
 
 
-def make_context(prog: str, args, out: TextIO, err: TextIO) -> Context:
+def make_context(prog: str, args, out: TextIO, err: TextIO, argv=()) -> Context:
     quiet = bool(getattr(args, "quiet", False))
     progress = getattr(args, "progress", None)
     if progress is None:
         progress = (not quiet) and _isatty(err)
     return Context(prog, out, err, json=bool(getattr(args, "json", False)), quiet=quiet,
-                   progress=bool(progress))
+                   progress=bool(progress), argv=tuple(argv))
 
 
 def _isatty(stream) -> bool:

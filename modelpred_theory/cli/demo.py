@@ -25,6 +25,10 @@ from ._common import (
 LEARNERS = ("auto", "logistic", "svm", "ridge")
 
 
+# What Ctrl-C keeps (printed by the dispatcher with exit status 130).
+INTERRUPTED_HINT = ("the exact labels finished so far stay in --cache-dir unless --no-cache was "
+                    "given: the same command resumes from them")
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="modelpred demo",

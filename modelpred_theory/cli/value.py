@@ -18,6 +18,7 @@ import numpy as np
 
 from ._common import (
     CommandError,
+    Interrupted,
     add_data_args,
     add_learner_args,
     add_output_args,
@@ -28,6 +29,7 @@ from ._common import (
     load_data,
     make_learner,
     model_targets,
+    partial_path,
     pick,
     positive_int,
     write_text,
@@ -102,7 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--quick", action="store_true",
                     help="a small run (60 training rows, budget 10); explicit flags win")
     ap.add_argument("--out", default=None, metavar="FILE",
-                    help="write the values to FILE (.csv or .json) instead of stdout")
+                    help="write the values to FILE (.csv or .json) instead of stdout. Ctrl-C "
+                         "during shapley/banzhaf exits with status 130, writes the finished "
+                         "part to FILE.partial.csv (never FILE) and the run's state to "
+                         "FILE.state.npz for --resume")
+    ap.add_argument("--resume", default=None, metavar="STATE",
+                    help="continue an interrupted shapley/banzhaf run from its .state.npz "
+                         "(same arguments; the values equal those of an uninterrupted run)")
     add_output_args(ap)
     return ap
 
@@ -116,6 +124,8 @@ def validate(ap, args) -> None:
         ap.error(f"--budget is for Monte-Carlo methods; --method {args.method} is exact")
     if args.oracle != "exact" and not m.oracle:
         ap.error(f"--oracle is for shapley/banzhaf; --method {args.method} fixes its oracle")
+    if args.resume is not None and m.budget is None:
+        ap.error(f"--resume is for Monte-Carlo methods; --method {args.method} keeps no state")
 
 
 def compute(args, ds, learner, progress: bool):
@@ -135,6 +145,8 @@ def compute(args, ds, learner, progress: bool):
     if m.budget is not None:
         kw[m.budget] = pick(args.budget, FULL["budget"], QUICK["budget"], args.quick)
         kw["progress"] = progress
+        if getattr(args, "resume", None) is not None:
+            kw["resume"] = args.resume
     res = getattr(applications, m.function)(learner, ds.X_train, y, ds.X_test, y_test, **kw)
     values = np.asarray(res.values, dtype=np.float64)
     stderr = np.asarray(getattr(res, "stderr", np.full(values.shape, np.nan)), dtype=np.float64)
@@ -143,7 +155,10 @@ def compute(args, ds, learner, progress: bool):
             "budget": kw.get(m.budget) if m.budget else None,
             "n_utility_calls": getattr(res, "n_utility_calls", None),
             "stopped_by": getattr(res, "stopped_by", None) or None,
-            "seconds": getattr(res, "total_seconds", None)}
+            "seconds": getattr(res, "total_seconds", None),
+            "n_samples": getattr(res, "n_samples", None)}
+    if info["stopped_by"] == "interrupted":
+        info["state"] = res.state
     return values, stderr, info
 
 
@@ -159,13 +174,51 @@ def _rows(ds, values, stderr) -> list[dict]:
 
 def to_csv(rows: list[dict]) -> str:
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=["index", "source_row", "y", "value", "stderr"],
-                       lineterminator="\n")
+    fields = ["index", "source_row", "y", "value", "stderr"]
+    if rows and "partial" in rows[0]:
+        fields.append("partial")
+    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     w.writeheader()
     for r in rows:
         w.writerow({**r, "value": repr(r["value"]),
                     "stderr": "" if r["stderr"] is None else repr(r["stderr"])})
     return buf.getvalue()
+
+
+def _interrupted(args, ctx, out, doc, info) -> None:
+    """Save the state and the finished part of an interrupted run; raise Interrupted."""
+    import shlex
+    from pathlib import Path
+
+    base = out if out is not None else Path.cwd() / "modelpred-value.csv"
+    state_file = base.with_name(base.stem + ".state.npz")
+    info["state"].save(state_file)
+    rows = [{**r, "partial": True} for r in doc["values"]]
+    doc = {**doc, "partial": True, "stopped_by": "interrupted", "values": rows,
+           "state": str(state_file)}
+    m = METHODS[args.method]
+    units = {"n_permutations": "permutations", "stopping": "subsets"}.get(m.budget, "units")
+    budget = info.get("budget")
+    done = (f"{info['n_samples']} of {budget} {units}" if budget
+            else f"{info['n_samples']} {units}")
+    if out is not None:
+        part = partial_path(out)
+        write_text(part, json.dumps(json_safe(doc), indent=1) if out.suffix.lower() == ".json"
+                   else to_csv(rows))
+        where = f"partial values from {done} written to {part} ({out} was not written)"
+    else:
+        where = (f"partial values from {done} printed with partial=true on every row")
+        if ctx.json:
+            ctx.emit_json(doc)
+        else:
+            ctx.result(to_csv(rows))
+    argv = list(ctx.argv)
+    if "--resume" in argv:  # drop an earlier --resume STATE
+        i = argv.index("--resume")
+        del argv[i:i + 2]
+    argv = [a for a in argv if not a.startswith("--resume=")]
+    cmd = shlex.join(["modelpred", "value", *argv, "--resume", str(state_file)])
+    raise Interrupted(f"{where}; state saved to {state_file}; resume with: {cmd}")
 
 
 def run(args, ctx) -> int:
@@ -180,7 +233,9 @@ def run(args, ctx) -> int:
                     "target": ds.target_name},
            "learner": {"class": type(learner).__name__, **learner.get_params()},
            "convention": "U(S) from theta(S) minimising sum_{i in S} loss_i + lam/2 ||P theta||^2",
-           **info, "values": rows}
+           **{k: v for k, v in info.items() if k != "state"}, "values": rows}
+    if info["stopped_by"] == "interrupted":
+        _interrupted(args, ctx, out, doc, info)
     if out is not None:
         text = json.dumps(json_safe(doc), indent=1) if out.suffix.lower() == ".json" \
             else to_csv(rows)
