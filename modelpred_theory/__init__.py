@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib import import_module
 
 from . import datasets, learners, subsets
-from .exceptions import ConvergenceWarning
+from .exceptions import ConvergenceWarning, ForeignPoolWarning
 
 __version__ = "0.1.0"
 
@@ -33,4 +33,5 @@ def __getattr__(name):
 
 
 __all__ = ["datasets", "learners", "subsets", "baselines", "setfn", "applications",
-           "ModelPred", "certify", "ConvergenceWarning", "__version__"]
+           "ModelPred", "certify", "ConvergenceWarning", "ForeignPoolWarning",
+           "__version__"]
