@@ -54,6 +54,15 @@ nonneg_int = _number(int, 0)
 positive_float = _number(float, 0, strict=True)
 
 
+def seed_int(text: str) -> int:
+    """A seed in [0, 2**32 - 1] (numpy's and scikit-learn's 32-bit random_state)."""
+    v = nonneg_int(text)
+    if v > 2**32 - 1:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**32 - 1] = [0, "
+                                         f"{2**32 - 1}], got {text!r}")
+    return v
+
+
 def open_fraction(text: str) -> float:
     """A float strictly between 0 and 1."""
     v = _number(float)(text)
@@ -72,6 +81,25 @@ def fraction_list(text: str) -> list[float]:
         return [open_fraction(t) for t in parts]
     except argparse.ArgumentTypeError as exc:
         raise argparse.ArgumentTypeError(f"{exc} (in {text!r})") from None
+
+
+def column_list(text: str) -> list[str]:
+    """Comma-separated column names, e.g. ``age,income`` (spaces around names ignored)."""
+    cols = [t.strip() for t in text.split(",") if t.strip()]
+    if not cols:
+        raise argparse.ArgumentTypeError(f"must be comma-separated column names, got {text!r}")
+    if len(set(cols)) != len(cols):
+        raise argparse.ArgumentTypeError(f"column names repeat in {text!r}")
+    return cols
+
+
+def separator(text: str) -> str:
+    """One delimiter character; ``\\t`` and ``tab`` mean a tab."""
+    text = {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(text, text)
+    if len(text) != 1:
+        raise argparse.ArgumentTypeError(f"must be one character (e.g. ';' or '\\t'), got "
+                                         f"{text!r}")
+    return text
 
 
 def index_list(text: str) -> list[int]:
@@ -146,6 +174,20 @@ def add_data_args(ap: argparse.ArgumentParser, default: str = "breast_cancer",
     if n_train:
         g.add_argument("--n-train", type=positive_int, default=None, metavar="N",
                        help="keep a stratified subsample of N training rows")
+    c = ap.add_argument_group("CSV files (with --data FILE.csv)")
+    cols = c.add_mutually_exclusive_group()
+    cols.add_argument("--features", type=column_list, default=None, metavar="COLS",
+                      help="comma-separated feature columns (default: every column but the "
+                           "target and identifier-like ones: id, *_id, row numbers, which are "
+                           "dropped with a warning unless listed here)")
+    cols.add_argument("--drop", type=column_list, default=None, metavar="COLS",
+                      help="comma-separated columns to leave out")
+    c.add_argument("--sep", type=separator, default=None, metavar="CHAR",
+                   help="field delimiter (default ','; e.g. ';' or '\\t')")
+    c.add_argument("--decimal", choices=(".", ","), default=None,
+                   help="decimal mark of the numbers (default '.'; ',' needs another --sep)")
+    c.add_argument("--encoding", default=None, metavar="NAME",
+                   help="text encoding of the file (default utf-8; e.g. latin-1, cp1252)")
     ap.set_defaults(_default_dataset=default)
 
 
@@ -169,8 +211,17 @@ def add_output_args(ap: argparse.ArgumentParser) -> None:
                    help="progress bars on stderr (default: on only when stderr is a terminal)")
 
 
+_CSV_FLAGS = {"features": "--features", "drop": "--drop", "sep": "--sep",
+              "decimal": "--decimal", "encoding": "--encoding"}
+
+
 def check_data_args(ap: argparse.ArgumentParser, args) -> None:
     """Flag combinations argparse cannot express (exit status 2 via ``ap.error``)."""
+    given = [flag for key, flag in _CSV_FLAGS.items() if getattr(args, key, None) is not None]
+    if given and (args.data is None or args.data.suffix.lower() != ".csv"):
+        ap.error(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for --data FILE.csv")
+    if getattr(args, "decimal", None) == "," and (getattr(args, "sep", None) or ",") == ",":
+        ap.error("--decimal , needs another field delimiter: add --sep ';' (or --sep '\\t')")
     if args.data is None:
         if args.target is not None:
             ap.error("--target is for --data FILE (a bundled --dataset has its own target)")
@@ -195,9 +246,14 @@ def load_data(args, n_train: int | None = None):
                 ds = datasets.load(args.dataset, seed=args.seed, test_size=args.test_size,
                                    n_train=n_train)
             else:
+                csv = {"features": getattr(args, "features", None),
+                       "drop": getattr(args, "drop", None),
+                       "delimiter": getattr(args, "sep", None),
+                       "decimal": getattr(args, "decimal", None),
+                       "encoding": getattr(args, "encoding", None)}
                 ds = datasets.load(args.data, seed=args.seed, test_size=args.test_size,
                                    n_train=n_train, target=args.target,
-                                   task=None if args.task == "auto" else args.task)
+                                   task=None if args.task == "auto" else args.task, **csv)
     except (ValueError, TypeError) as exc:
         raise CommandError(str(exc)) from None
     for w in caught:

@@ -25,6 +25,7 @@ from ._common import (
     model_targets,
     pick,
     positive_int,
+    seed_int,
     write_text,
 )
 
@@ -74,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--certify", action="store_true",
                     help="also bound every method's parameter error with mpt.certify (no refit)"
                          " and report how often the bound is finite and covers the true error")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the split and the masks")
+    ap.add_argument("--seed", type=seed_int, default=0, help="seed of the split and the masks")
     ap.add_argument("--quick", action="store_true",
                     help="a small run (80-row pool, 3 masks per fraction, 0.1,0.5); explicit "
                          "flags win")

@@ -32,6 +32,7 @@ from ._common import (
     partial_path,
     pick,
     positive_int,
+    seed_int,
     write_text,
 )
 
@@ -100,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "default 100, --quick 10")
     ap.add_argument("--metric", choices=("neg_loss", "accuracy"), default="neg_loss",
                     help="utility: minus the mean test loss (default) or the test accuracy")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the split and the sampling")
+    ap.add_argument("--seed", type=seed_int, default=0, help="seed of the split and the sampling")
     ap.add_argument("--quick", action="store_true",
                     help="a small run (60 training rows, budget 10); explicit flags win")
     ap.add_argument("--out", default=None, metavar="FILE",

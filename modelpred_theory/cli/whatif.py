@@ -26,6 +26,7 @@ from ._common import (
     load_data,
     make_learner,
     model_targets,
+    seed_int,
     write_text,
 )
 
@@ -51,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="exact refit (default), first-order influence, or one Newton step")
     ap.add_argument("--verify", action="store_true",
                     help="with an approximation: also refit exactly and report the true error")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the split")
+    ap.add_argument("--seed", type=seed_int, default=0, help="seed of the split")
     ap.add_argument("--out", default=None, metavar="FILE",
                     help="also write the full result (with theta) as JSON to FILE")
     add_output_args(ap)
