@@ -757,3 +757,26 @@ def test_saved_model_round_trip_and_path_errors(saved_model, tmp_path):
         mpt.ModelPred.load(tmp_path / "nowhere")
     with pytest.raises(ValueError, match=r"path /proc/x: cannot create the folder"):
         model.save("/proc/x")
+
+
+# ---------------------------------------------------------------- certificates that are infinite
+def test_infinite_certificates_say_why():
+    """Unscaled rows (||x|| ~ 300) and the SVM with an unpenalised intercept: every infinite
+    bound comes with a warning naming the cause; the bounds stay valid (checked against refits
+    where finite)."""
+    Xbig = X0 * 300.0
+    theta = LR.fit(Xbig, Y_BIN).theta
+    masks = np.ones((3, N), bool)
+    masks[np.arange(3), np.arange(3)] = False
+    hat = np.broadcast_to(theta, (3, theta.size))  # the pool fit: off by an O(1/n) shift
+    with pytest.warns(UserWarning, match=r"certify: \d+ of 3 bounds are infinite and their "
+                                         r"subsets have rows far outside the unit ball"):
+        b = mpt.certify(LR, Xbig, Y_BIN, masks, hat)
+    assert np.isinf(b).any()
+    with pytest.warns(UserWarning, match="has no certificate .* penalize_intercept=True"):
+        mpt.certify(SVM, X0, Y_BIN, ONES, np.zeros((2, D + 1)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # finite bounds: no warning
+        exact = LR.fit_subsets(X0, Y_BIN, masks)
+        b = mpt.certify(LR, X0, Y_BIN, masks, exact + 1e-6)
+    assert np.all(np.isfinite(b)) and np.all(b >= np.linalg.norm(np.full(D + 1, 1e-6)))

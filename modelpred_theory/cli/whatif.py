@@ -125,7 +125,13 @@ def compute(args, ds, learner) -> dict:
         theta = influence(learner, X, Y, target[None], base_mask=base, theta_base=theta0)[0]
     else:
         theta = newton_step(learner, X, Y, target[None], base_mask=base, theta_base=theta0)[0]
-    bound = float(certify(learner, X, Y, target[None], theta[None])[0])
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:  # an infinite bound says why
+        warnings.simplefilter("always")
+        bound = float(certify(learner, X, Y, target[None], theta[None])[0])
+    why = [str(w.message).removeprefix("certify: ") for w in caught
+           if str(w.message).startswith("certify: ")]
     res = {"method": args.method, "removed": remove, "added_from_test": add,
            "n_train_before": ds.n_train, "n_train_after": int(target.sum()),
            "n_eval": int(held.size),
@@ -133,6 +139,7 @@ def compute(args, ds, learner) -> dict:
            "after": {**_metrics(learner, ds, theta, X_eval, y_eval), "theta": theta},
            "change_norm": float(np.linalg.norm(theta - theta0)),
            "certified_error_bound": bound,
+           "certificate_note": why[0] if why else None,
            "optimality_residual": float(learner.optimality_residual(theta, X, Y,
                                                                     target.astype(float)))}
     if args.verify:
@@ -156,6 +163,8 @@ def _table(res: dict, ds) -> str:
     lines.append(f"  ||theta_after - theta_before|| = {res['change_norm']:.4g}")
     lines.append(f"  certified bound on ||theta_after - theta(S)|| = "
                  f"{res['certified_error_bound']:.3g} (mpt.certify; inf: no certificate)")
+    if res.get("certificate_note"):
+        lines.append(f"  why no certificate: {res['certificate_note']}")
     if "true_error" in res:
         lines.append(f"  true error ||theta_after - theta(S)|| = {res['true_error']:.3g}")
     return "\n".join(lines)
