@@ -127,16 +127,19 @@ def index_list(text: str) -> list[int]:
     return out
 
 
+# The bundled data sets (``datasets.available()``; a test keeps the two equal, so that
+# --help and argument errors need no import of the library).
+BUNDLED = ("iris2", "breast_cancer", "wine", "digits", "diabetes")
+
+
 def dataset_name(text: str) -> str:
     """One of the bundled data sets (a file name gets a pointer to --data)."""
-    from .. import datasets
-
-    if text in datasets.available():
+    if text in BUNDLED:
         return text
     hint = (f"; for your own file use --data {text} --target COLUMN"
             if Path(text).suffix.lower() in (".csv", ".npz") else "")
     raise argparse.ArgumentTypeError(f"unknown data set {text!r}; choose from "
-                                     f"{', '.join(datasets.available())}{hint}")
+                                     f"{', '.join(BUNDLED)}{hint}")
 
 
 def data_file(text: str) -> Path:
@@ -154,12 +157,10 @@ def data_file(text: str) -> Path:
 def add_data_args(ap: argparse.ArgumentParser, default: str = "breast_cancer",
                   n_train: bool = True) -> None:
     """``--dataset`` | ``--data FILE --target COL``, ``--task``, ``--test-size``, ``--n-train``."""
-    from .. import datasets
-
     g = ap.add_argument_group("data")
     src = g.add_mutually_exclusive_group()
     src.add_argument("--dataset", default=None, type=dataset_name, metavar="NAME",
-                     help=f"a bundled data set: {', '.join(datasets.available())} "
+                     help=f"a bundled data set: {', '.join(BUNDLED)} "
                           f"(default {default})")
     src.add_argument("--data", type=data_file, default=None, metavar="FILE",
                      help="your own data: a .csv with a header row (needs --target) or an .npz "

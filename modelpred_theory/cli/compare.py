@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 from ._common import (
     CommandError,
     add_data_args,
@@ -34,9 +32,13 @@ FULL = {"fractions": [0.01, 0.1, 0.3, 0.5, 0.7], "n_masks": 20, "n_train": None,
 QUICK = {"fractions": [0.1, 0.5], "n_masks": 3, "n_train": 80, "n_datamodel": 200}
 
 
-def _methods(text: str) -> list[str]:
-    from ..baselines import METHODS
+# The baselines of ``baselines.compare`` (METHODS there; a test keeps the two equal, so that
+# --help needs no import of the library).
+METHODS = ("influence", "influence2", "newton_step", "datamodel")
+DEFAULT_METHODS = METHODS
 
+
+def _methods(text: str) -> list[str]:
     names = [m.strip() for m in text.split(",") if m.strip()]
     bad = [m for m in names if m not in METHODS]
     if not names or bad:
@@ -53,8 +55,6 @@ def _datamodel_count(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ..baselines import DEFAULT_METHODS
-
     ap = argparse.ArgumentParser(
         prog="modelpred compare",
         description="Compare influence functions, the one-step Newton estimate and a linear "
@@ -92,6 +92,8 @@ def validate(ap, args) -> None:
 
 
 def _masks(ds, learner, y, fractions, n_masks, seed):
+    import numpy as np
+
     from .. import subsets
 
     n = ds.n_train

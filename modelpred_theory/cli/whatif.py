@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 from ._common import (
     CommandError,
     add_data_args,
@@ -70,6 +68,8 @@ def validate(ap, args) -> None:
 
 
 def _check_rows(ds, learner, y, remove, add):
+    import numpy as np
+
     for flag, rows, n, what in (("--remove", remove, ds.n_train, "training"),
                                 ("--add-from-test", add, ds.n_test, "test")):
         bad = [i for i in rows if i >= n]
@@ -102,6 +102,8 @@ def _metrics(learner, ds, theta, X, y) -> dict:
 
 def compute(args, ds, learner) -> dict:
     """Before/after parameters, metrics, and the certificate (see the module docstring)."""
+    import numpy as np
+
     from ..baselines import influence, newton_step
     from ..setfn import certify
 
