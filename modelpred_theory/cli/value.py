@@ -40,9 +40,8 @@ class ValueMethod:
     """How ``modelpred value --method NAME`` calls ``applications.<function>``.
 
     ``kwargs`` are fixed keyword arguments; ``oracle`` says the function takes ``oracle=``
-    (from ``--oracle``); ``budget`` names its Monte-Carlo budget argument (from ``--budget``);
-    ``return_info`` says it needs ``return_info=True`` to return a ValuationResult (otherwise
-    it always returns one).
+    (from ``--oracle``); ``budget`` names its Monte-Carlo budget argument (from ``--budget``).
+    Every function returns a ValuationResult and takes ``progress=``.
     """
 
     function: str
@@ -50,7 +49,6 @@ class ValueMethod:
     kwargs: dict = field(default_factory=dict)
     oracle: bool = False
     budget: str | None = None
-    return_info: bool = True
 
 
 METHODS: dict[str, ValueMethod] = {
@@ -62,7 +60,7 @@ METHODS: dict[str, ValueMethod] = {
                            oracle=True, budget="n_permutations"),
     # listed once applications.banzhaf exists (see _available); its budget is in subsets
     "banzhaf": ValueMethod("banzhaf", "Banzhaf values (maximum-sample-reuse estimator)",
-                           oracle=True, budget="stopping", return_info=False),
+                           oracle=True, budget="stopping"),
 }
 ORACLES = ("exact", "influence", "newton")
 FULL = {"budget": 100, "n_train": None}
@@ -137,14 +135,11 @@ def compute(args, ds, learner, progress: bool):
     if args.metric == "accuracy" and ds.task == "regression":
         raise CommandError("--metric accuracy needs class labels; use neg_loss for regression")
     kw = dict(m.kwargs)
-    kw.update(metric=args.metric, seed=args.seed)
-    if m.return_info:
-        kw["return_info"] = True
+    kw.update(metric=args.metric, seed=args.seed, progress=progress)
     if m.oracle:
         kw["oracle"] = args.oracle
     if m.budget is not None:
         kw[m.budget] = pick(args.budget, FULL["budget"], QUICK["budget"], args.quick)
-        kw["progress"] = progress
         if getattr(args, "resume", None) is not None:
             kw["resume"] = args.resume
     res = getattr(applications, m.function)(learner, ds.X_train, y, ds.X_test, y_test, **kw)
