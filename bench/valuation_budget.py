@@ -139,7 +139,7 @@ def _pool(name, n_train, ref_seconds, cap_exact, cap_cheap, mp_settings, args, g
     data = (L, ds.X_train, ds.y_train, ds.X_test, ds.y_test)
     n = ds.n_train
     ref = A.data_shapley(*data, "exact", None, args.seed + 1000, sampler="stratified",
-                         stopping=A.WallClock(ref_seconds), round_size=1, return_info=True)
+                         stopping=A.WallClock(ref_seconds), round_size=1)
     reliability = 1.0 - float(np.mean(ref.stderr**2)) / float(np.var(ref.values))
     out = {"dataset": name, "n_pool": n, "n_test": ds.n_test, "lam": 1.0,
            "torch_threads": torch.get_num_threads(),
@@ -171,8 +171,7 @@ def _pool(name, n_train, ref_seconds, cap_exact, cap_cheap, mp_settings, args, g
             def run(stopping, resume, orc=orc, sampler=sampler):
                 return A.data_shapley(*data, orc, None, args.seed, sampler=sampler,
                                       stopping=stopping, resume=resume, round_size=(
-                                          1 if sampler == "stratified" else 16),
-                                      return_info=True)
+                                          1 if sampler == "stratified" else 16))
 
             cap = cap_exact if key == "exact" else cap_cheap
             pts = _curve(run, setup, ref.values, n, cap, growth)

@@ -37,7 +37,7 @@ for P in perms:  # three independent runs per budget (seeds 1-3), RMSE pooled ov
     sq, cov = [], []
     for seed in (1, 2, 3):
         res = app.data_shapley(learner, Xs, ys, ds.X_test, ds.y_test, "exact",
-                               n_permutations=P, seed=seed, return_info=True)
+                               n_permutations=P, seed=seed)
         sq.append(np.mean((res.values - exact) ** 2))
         cov.append(np.mean(np.abs(res.values - exact) <= 2 * res.stderr))
     rmse.append(np.sqrt(np.mean(sq)))
@@ -67,11 +67,11 @@ fig.tight_layout()
 pool = rng.choice(ds.n_train, 120, replace=False)
 X, y = ds.X_train[pool], ds.y_train[pool]
 sh_exact = app.data_shapley(learner, X, y, ds.X_test, ds.y_test, "exact", n_permutations=20,
-                            seed=0, return_info=True)
+                            seed=0)
 sh_infl = app.data_shapley(learner, X, y, ds.X_test, ds.y_test, "influence",
-                           n_permutations=20, seed=0, return_info=True)
-loo_exact = app.loo_values(learner, X, y, ds.X_test, ds.y_test, "exact")
-loo_infl = app.loo_values(learner, X, y, ds.X_test, ds.y_test, "influence")
+                           n_permutations=20, seed=0)
+loo_exact = app.loo_values(learner, X, y, ds.X_test, ds.y_test, "exact").values
+loo_infl = app.loo_values(learner, X, y, ds.X_test, ds.y_test, "influence").values
 for name, v, ref in (("Shapley, influence oracle", sh_infl.values, sh_exact.values),
                      ("LOO, influence oracle", loo_infl, loo_exact),
                      ("LOO (exact) vs Shapley (exact)", loo_exact, sh_exact.values)):

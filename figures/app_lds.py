@@ -70,14 +70,15 @@ def main(argv=None) -> dict:
         tau, s = _timed(lambda: A.attributions(*data, method="datamodels", oracle=model,
                                                n_train_subsets=m_mp, seed=args.seed))
         per_test["datamodels_modelpred"] = (tau, s + mp_secs)
-    scalar = {"shapley_exact": _timed(lambda: A.data_shapley(*data, "exact", P, args.seed)),
+    scalar = {"shapley_exact": _timed(lambda: A.data_shapley(*data, "exact", P,
+                                                             args.seed).values),
               "shapley_influence": _timed(lambda: A.data_shapley(*data, "influence", P,
-                                                                 args.seed)),
+                                                                 args.seed).values),
               "banzhaf_exact": _timed(lambda: A.banzhaf(*data, "exact",
                                                         stopping=10 * P).values),
-              "loo_exact_mean": _timed(lambda: A.loo_values(*data, "exact"))}
+              "loo_exact_mean": _timed(lambda: A.loo_values(*data, "exact").values)}
     if model is not None:
-        v, s = _timed(lambda: A.data_shapley(*data, model, P, args.seed))
+        v, s = _timed(lambda: A.data_shapley(*data, model, P, args.seed).values)
         scalar["shapley_modelpred"] = (v, s + mp_secs)
 
     def rate(table):

@@ -87,13 +87,13 @@ def main(argv=None) -> dict:
 
     seeds = [args.seed + r for r in range(SEEDS)]
     fractions = np.linspace(0.0, 0.5, 11)
-    fixed = {"loo_exact": A.loo_values(*data, "exact"),
-             "influence_values": A.loo_values(*data, "influence")}
-    per_seed = {s: {"shapley_exact": A.data_shapley(*data, "exact", P, s), **fixed}
+    fixed = {"loo_exact": A.loo_values(*data, "exact").values,
+             "influence_values": A.loo_values(*data, "influence").values}
+    per_seed = {s: {"shapley_exact": A.data_shapley(*data, "exact", P, s).values, **fixed}
                 for s in seeds}
     if model is not None:
         for s in seeds:
-            per_seed[s]["shapley_modelpred"] = A.data_shapley(*data, model, P, s)
+            per_seed[s]["shapley_modelpred"] = A.data_shapley(*data, model, P, s).values
     keys = list(per_seed[seeds[0]])
     removal = {}
     for key in keys:

@@ -48,9 +48,8 @@ def _one(ds_name, n_train, args, P):
     data = (L, ds.X_train, ds.y_train, ds.X_test, ds.y_test)
     out = {"dataset": ds_name, "n_pool": ds.n_train, "n_test": ds.n_test,
            "n_permutations": P, "lam": 1.0, "oracles": {}}
-    ref = A.data_shapley(*data, "exact", P, args.seed, return_info=True, progress=args.progress)
-    indep = A.data_shapley(*data, "exact", 4 * P, args.seed + 1000, sampler="stratified",
-                           return_info=True)
+    ref = A.data_shapley(*data, "exact", P, args.seed, progress=args.progress)
+    indep = A.data_shapley(*data, "exact", 4 * P, args.seed + 1000, sampler="stratified")
     out["independent_reference"] = {"sampler": "stratified", "seed": args.seed + 1000,
                                     "n_utility_calls": indep.n_utility_calls,
                                     "median_stderr": float(np.median(indep.stderr)),
@@ -75,24 +74,21 @@ def _one(ds_name, n_train, args, P):
         values[key] = res.values
 
     record("exact", ref)
-    other = A.data_shapley(*data, "exact", P, args.seed + 1000, return_info=True)
+    other = A.data_shapley(*data, "exact", P, args.seed + 1000)
     out["exact_other_seed"] = A.compare_values(other.values, ref.values)
-    record("exact_tmc_0.05", A.data_shapley(*data, "exact", P, args.seed, truncation=0.05,
-                                           return_info=True))
+    record("exact_tmc_0.05", A.data_shapley(*data, "exact", P, args.seed, truncation=0.05))
     for sampler in ("antithetic", "stratified"):
-        record(f"exact_{sampler}", A.data_shapley(*data, "exact", P, args.seed, sampler=sampler,
-                                                  return_info=True))
-    record("influence", A.data_shapley(*data, "influence", P, args.seed, return_info=True))
+        record(f"exact_{sampler}", A.data_shapley(*data, "exact", P, args.seed, sampler=sampler))
+    record("influence", A.data_shapley(*data, "influence", P, args.seed))
     ukw = ({"n_train_permutations": 3, "epochs": 2} if args.quick
            else {"n_train_permutations": 50, "epochs": 200})
-    record("utility_pred", A.data_shapley(*data, "utility", P, args.seed, oracle_kwargs=ukw,
-                                          return_info=True))
+    record("utility_pred", A.data_shapley(*data, "utility", P, args.seed, oracle_kwargs=ukw))
     model, secs, status = C.modelpred(L, ds.X_train, ds.y_train, args, ds_name)
     out["modelpred_status"] = status
     if model is not None:
-        record("modelpred", A.data_shapley(*data, model, P, args.seed, return_info=True),
+        record("modelpred", A.data_shapley(*data, model, P, args.seed),
                extra_setup=secs)
-    loo = A.loo_values(*data, "exact")
+    loo = A.loo_values(*data, "exact").values
     out["loo_exact_vs_shapley"] = A.compare_values(loo, ref.values)
     out["values"] = {k: v.tolist() for k, v in values.items()}
     return out

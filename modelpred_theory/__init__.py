@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from . import datasets, learners, subsets
-from .exceptions import ConvergenceWarning
-
 __version__ = "0.1.0"
 
+# Every public name is imported on first use: `import modelpred_theory` (and the `modelpred`
+# command's --help) stays free of torch, scikit-learn and scipy.
 _LAZY = {
+    "datasets": ("modelpred_theory.datasets", None),
+    "learners": ("modelpred_theory.learners", None),
+    "subsets": ("modelpred_theory.subsets", None),
+    "ConvergenceWarning": ("modelpred_theory.exceptions", "ConvergenceWarning"),
+    "ForeignPoolWarning": ("modelpred_theory.exceptions", "ForeignPoolWarning"),
     "baselines": ("modelpred_theory.baselines", None),
     "setfn": ("modelpred_theory.setfn", None),
     "applications": ("modelpred_theory.applications", None),
@@ -25,7 +29,7 @@ _LAZY = {
 
 
 def __getattr__(name):
-    """Import the torch-heavy parts on first use (keeps `import modelpred_theory` light)."""
+    """Import the heavy parts on first use (keeps `import modelpred_theory` light)."""
     if name in _LAZY:
         module, attr = _LAZY[name]
         mod = import_module(module)
@@ -33,5 +37,10 @@ def __getattr__(name):
     raise AttributeError(f"module 'modelpred_theory' has no attribute {name!r}")
 
 
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+
 __all__ = ["datasets", "learners", "subsets", "baselines", "setfn", "applications",
-           "attribution", "ModelPred", "certify", "ConvergenceWarning", "__version__"]
+           "attribution", "ModelPred", "certify", "ConvergenceWarning", "ForeignPoolWarning",
+           "__version__"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sklearn.exceptions import ConvergenceWarning as _SkConvergenceWarning
 
-__all__ = ["ConvergenceWarning"]
+__all__ = ["ConvergenceWarning", "ForeignPoolWarning"]
 
 
 class ConvergenceWarning(_SkConvergenceWarning):
@@ -15,4 +15,14 @@ class ConvergenceWarning(_SkConvergenceWarning):
     worst residual ||grad F_S(theta)||. A subclass of scikit-learn's ConvergenceWarning, so
     ``warnings.filterwarnings("ignore", category=sklearn.exceptions.ConvergenceWarning)`` covers
     both libraries.
+    """
+
+
+class ForeignPoolWarning(UserWarning):
+    """A fitted ModelPred was asked about subsets of a pool other than its training pool.
+
+    The learned correction was trained on the residuals of another pool (the data fingerprint
+    differs: other rows, or the same rows with changed labels); ``ModelPred.predict`` then falls
+    back to the classical base by default and the message gives the relative change of the
+    pool fit, the scale of the error the correction may add.
     """

@@ -75,7 +75,7 @@ def _enumerate_shapley_reference(u, n):
        n_perm=st.integers(1, 5), seed=st.integers(0, 2**31))
 def test_additive_game_is_exact_for_any_permutations(a, c, n_perm, seed):
     a = np.asarray(a)
-    values = A.shapley_from_utility(lambda M: M @ a + c, a.size, n_perm, seed)
+    values = A.shapley_from_utility(lambda M: M @ a + c, a.size, n_perm, seed).values
     np.testing.assert_allclose(values, a, atol=EXACT_GAME_ATOL * max(1, np.abs(a).sum()))
 
 
@@ -89,7 +89,7 @@ def test_null_player_gets_exactly_zero_and_efficiency_holds(n, seed, null):
         s = M @ w
         return np.sqrt(s) + 0.3 * s**2
 
-    res = A.shapley_from_utility(u, n, 3, seed, return_info=True)
+    res = A.shapley_from_utility(u, n, 3, seed)
     assert res.values[null] == 0.0
     full, empty = u(np.ones((1, n), bool))[0], u(np.zeros((1, n), bool))[0]
     assert abs(res.values.sum() - (full - empty)) < EXACT_GAME_ATOL * max(1.0, abs(full))
@@ -123,11 +123,11 @@ def test_monte_carlo_converges_to_exact_and_symmetric_players_agree():
 
     exact = A.exact_shapley(u, n)
     assert np.ptp(exact[:3]) < EXACT_GAME_ATOL
-    res = A.shapley_from_utility(u, n, 4000, 11, return_info=True)
+    res = A.shapley_from_utility(u, n, 4000, 11)
     z = np.abs(res.values - exact) / res.stderr
     assert np.all(z < MC_SIGMAS), z
     # The standard error shrinks like 1/sqrt(P): a 4x smaller run has ~2x the error bars.
-    small = A.shapley_from_utility(u, n, 1000, 11, return_info=True)
+    small = A.shapley_from_utility(u, n, 1000, 11)
     ratio = small.stderr / res.stderr
     assert np.all((ratio > 1.6) & (ratio < 2.5)), ratio
 
@@ -160,11 +160,10 @@ def test_truncation_equals_the_sequential_rule_and_saves_calls(truncation):
     def u(M):
         return 1.0 - np.exp(-(M @ w))  # saturating: later points add little
 
-    res = A.shapley_from_utility(u, n, 30, 5, truncation=truncation, batch_size=60,
-                                 return_info=True)
+    res = A.shapley_from_utility(u, n, 30, 5, truncation=truncation, batch_size=60)
     ref = _sequential_tmc(u, res.permutations, truncation)
     np.testing.assert_allclose(res.values, ref, atol=EXACT_GAME_ATOL)
-    plain = A.shapley_from_utility(u, n, 30, 5, return_info=True)
+    plain = A.shapley_from_utility(u, n, 30, 5)
     np.testing.assert_array_equal(res.permutations, plain.permutations)
     if truncation == 0.0:
         np.testing.assert_allclose(res.values, plain.values, atol=EXACT_GAME_ATOL)
@@ -232,8 +231,7 @@ def test_data_shapley_exact_converges_to_enumerated_shapley_of_retrained_models(
     L = LogisticRegression(lam=0.5)
     util = A.SubsetUtility(L, ds.X_train, ds.y_train, ds.X_test, ds.y_test, A.ExactOracle(L))
     exact = A.exact_shapley(util, 8)  # 256 retrainings, degenerate sets included
-    res = A.data_shapley(L, ds.X_train, ds.y_train, ds.X_test, ds.y_test, "exact", 800, 0,
-                         return_info=True)
+    res = A.data_shapley(L, ds.X_train, ds.y_train, ds.X_test, ds.y_test, "exact", 800, 0)
     z = np.abs(res.values - exact) / res.stderr
     assert np.all(z < MC_SIGMAS), z
     # efficiency: values sum to U(N) - U(empty) for every number of permutations
@@ -243,12 +241,12 @@ def test_data_shapley_exact_converges_to_enumerated_shapley_of_retrained_models(
 def test_same_seed_same_permutations_for_every_oracle(iris):
     L, ds = iris
     args = (L, ds.X_train, ds.y_train, ds.X_test, ds.y_test)
-    r1 = A.data_shapley(*args, "exact", 4, 7, return_info=True)
-    r2 = A.data_shapley(*args, "influence", 4, 7, return_info=True)
-    r3 = A.data_shapley(*args, A.ExactOracle(L, warm_start=False), 4, 7, return_info=True)
+    r1 = A.data_shapley(*args, "exact", 4, 7)
+    r2 = A.data_shapley(*args, "influence", 4, 7)
+    r3 = A.data_shapley(*args, A.ExactOracle(L, warm_start=False), 4, 7)
     np.testing.assert_array_equal(r1.permutations, r2.permutations)
     np.testing.assert_allclose(r1.values, r3.values, atol=SOLVER_ATOL)
-    r4 = A.data_shapley(*args, "exact", 4, 8, return_info=True)
+    r4 = A.data_shapley(*args, "exact", 4, 8)
     assert not np.array_equal(r1.permutations, r4.permutations)
     assert r1.oracle == "exact" and r2.oracle == "influence" and r1.n_utility_calls > 0
 
@@ -257,14 +255,14 @@ def test_loo_values_match_brute_force_and_influence_is_first_order():
     ds = load("breast_cancer", seed=0, n_train=60)
     L = LogisticRegression(lam=1.0)
     args = (L, ds.X_train, ds.y_train, ds.X_test, ds.y_test)
-    loo = A.loo_values(*args, "exact")
+    loo = A.loo_values(*args, "exact").values
     full = -L.mean_loss(L.fit(ds.X_train, ds.y_train).theta, ds.X_test, ds.y_test)
     for i in (0, 17, 59):
         w = np.ones(60)
         w[i] = 0
         th = L.fit(ds.X_train, ds.y_train, sample_weight=w).theta
         assert abs(loo[i] - (full + L.mean_loss(th, ds.X_test, ds.y_test))) < SOLVER_ATOL
-    infl = A.loo_values(*args, "influence")
+    infl = A.loo_values(*args, "influence").values
     # One point out of 60 is a small perturbation: first-order values agree closely.
     assert A.compare_values(infl, loo)["spearman"] > 0.95
 
@@ -272,7 +270,7 @@ def test_loo_values_match_brute_force_and_influence_is_first_order():
 def test_ridge_and_svm_and_accuracy_metric_run():
     reg = make_regression(n=20, d=3, n_test=50, rng=2)
     R = Ridge(lam=1.0)
-    v = A.data_shapley(R, reg.X_train, reg.y_train, reg.X_test, reg.y_test, "exact", 3, 0)
+    v = A.data_shapley(R, reg.X_train, reg.y_train, reg.X_test, reg.y_test, "exact", 3, 0).values
     assert v.shape == (20,) and np.all(np.isfinite(v))
     with pytest.raises(ValueError, match="accuracy"):
         A.data_shapley(R, reg.X_train, reg.y_train, reg.X_test, reg.y_test, "exact", 3, 0,
@@ -280,7 +278,7 @@ def test_ridge_and_svm_and_accuracy_metric_run():
     ds = load("iris2", seed=0, n_train=16)
     S = SquaredHingeSVM(lam=1.0)
     va = A.data_shapley(S, ds.X_train, ds.y_train, ds.X_test, ds.y_test, "influence", 3, 0,
-                        metric="accuracy")
+                        metric="accuracy").values
     assert va.shape == (16,) and np.all(np.abs(va) <= 1)
 
 
@@ -453,12 +451,12 @@ def test_learned_oracles_plug_into_every_application(iris):
     L, ds = iris
     args = (L, ds.X_train, ds.y_train, ds.X_test, ds.y_test)
     vu = A.data_shapley(*args, "utility", 3, 0,
-                        oracle_kwargs={"n_train_permutations": 5, "epochs": 2}, return_info=True)
+                        oracle_kwargs={"n_train_permutations": 5, "epochs": 2})
     assert vu.values.shape == (24,) and vu.setup_seconds > 0
     from modelpred_theory import setfn
     mp = setfn.ModelPred(L, seed=0, epochs=2, n_permutations=4, progress=False)
     mp.fit(ds.X_train, ds.y_train)
-    vm = A.data_shapley(*args, mp, 3, 0)
+    vm = A.data_shapley(*args, mp, 3, 0).values
     assert vm.shape == (24,) and np.all(np.isfinite(vm))
     assert A.memorization(L, ds.X_train, ds.y_train, mp, 20).shape == (24,)
     assert A.subset_ensemble(L, ds.X_train, ds.y_train, ds.X_test, mp, 5).shape == (

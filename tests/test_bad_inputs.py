@@ -725,3 +725,185 @@ def test_tiny_weights_give_the_minimiser_not_zero(scale):
     np.testing.assert_allclose(lr.theta, LogisticRegression(LR.lam / scale).fit(X0, Y_BIN).theta,
                                rtol=1e-8, atol=1e-8 * scale)  # w is O(scale)
 
+
+
+# ---------------------------------------------------------------- saved ModelPred folders
+# Each case edits a saved folder as a user or a script might (and re-signs its manifest, as a
+# deliberate edit would); loading must refuse it with the file and the field named, before the
+# network is built (DeepSets is a tripwire while ModelPred.load runs).
+def _resign(folder):
+    """Recompute the manifest of an edited folder (the hashes a careful editor would write)."""
+    import hashlib
+    import json
+
+    from modelpred_theory.setfn import persistence as P
+
+    files = {k: hashlib.sha256((folder / k).read_bytes()).hexdigest() for k in P._FILES}
+    man = json.loads((folder / P.MANIFEST).read_text())
+    man["files"], man["signature"] = files, P._signature(files)
+    (folder / P.MANIFEST).write_text(json.dumps(man))
+
+
+def _edit_config(folder, fn, resign=True):
+    import json
+
+    cfg = json.loads((folder / "config.json").read_text())
+    fn(cfg)
+    (folder / "config.json").write_text(json.dumps(cfg))
+    if resign:
+        _resign(folder)
+
+
+def _edit_base(folder, key, fn):
+    import hashlib
+    import io
+    import json
+
+    with np.load(folder / "base.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays[key] = fn(arrays[key])
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    (folder / "base.npz").write_bytes(buf.getvalue())
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg["checksums"]["base.npz"] = hashlib.sha256(buf.getvalue()).hexdigest()
+    (folder / "config.json").write_text(json.dumps(cfg))
+    _resign(folder)
+
+
+def _set(path, value):
+    def fn(cfg):
+        d = cfg
+        for k in path[:-1]:
+            d = d[k]
+        d[path[-1]] = value
+    return fn
+
+
+SAVED_REFUSED = [
+    ("unsigned-config-edit", lambda f: _edit_config(f, _set(["gate_alpha", 0], 0.5),
+                                                   resign=False),
+     r"config.json does not match the manifest"),
+    ("manifest-missing", lambda f: (f / "manifest.json").unlink(), "manifest.json is missing"),
+    ("manifest-forged", lambda f: (f / "manifest.json").write_text(
+        (f / "manifest.json").read_text().replace('"signature": "', '"signature": "0')),
+     "signature does not match"),
+    ("gate_alpha-1e6", lambda f: _edit_config(
+        f, lambda c: c.__setitem__("gate_alpha", [1e6] * len(c["gate_alpha"]))),
+     r"gate_alpha must be a list of shrink factors in \[0, 1\]"),
+    ("gate_alpha-nan", lambda f: _edit_config(f, _set(["gate_alpha", 0], float("nan"))),
+     "gate_alpha"),
+    ("learner-ridge", lambda f: _edit_config(f, lambda c: c.update(
+        learner={"class": "Ridge", "module": "x", "params": {"lam": 1.0}})),
+     "Ridge is a regression learner but the stored model"),
+    ("width-4096", lambda f: _edit_config(f, lambda c: (c["network"].__setitem__("width", 4096),
+                                                        c["arch"].__setitem__("width", 4096))),
+     r"declares at least .* MiB of weights \(width 4096\)"),
+    ("width-arch-vs-network", lambda f: _edit_config(f, _set(["arch", "width"], 64)),
+     "arch.width=64 disagrees"),
+    ("seed-negative", lambda f: _edit_config(f, _set(["seed"], -1)), "seed must be"),
+    ("seed-string", lambda f: _edit_config(f, _set(["seed"], "0")), "seed must be"),
+    ("base-unknown", lambda f: _edit_config(f, _set(["base"], "oracle")), "base must be"),
+    ("meta-p", lambda f: _edit_config(f, _set(["meta", "p"], 7)), r"meta.p=7 is not K \(d \+ 1\)"),
+    ("meta-d-float", lambda f: _edit_config(f, _set(["meta", "d"], 3.0)), "d must be an integer"),
+    ("classes-3", lambda f: _edit_config(f, _set(["classes"], [0, 1, 2])),
+     "classes must list 2 distinct"),
+    ("lam-differs", lambda f: _edit_config(f, _set(["lam"], 2.0)), "lam=2.0 disagrees"),
+    ("train-params-type", lambda f: _edit_config(f, _set(["train_params"], [])),
+     "train_params must be an object"),
+    ("theta0-nan", lambda f: _edit_base(f, "theta0", lambda a: np.full_like(a, np.nan)),
+     "theta0.*NaN"),
+    ("theta0-shape", lambda f: _edit_base(f, "theta0", lambda a: a[:-1]), "theta0.*wrong shape"),
+]
+
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory):
+    import torch
+
+    torch.set_num_threads(1)
+    model = mpt.ModelPred(LR, seed=0, base="newton", width=16, rho_hidden=(16, 8), epochs=2,
+                          n_permutations=4, min_size=20, progress=False).fit(X0, Y_BIN)
+    return model, model.save(tmp_path_factory.mktemp("saved") / "m")
+
+
+@pytest.mark.parametrize("case,damage,pattern", SAVED_REFUSED, ids=[c[0] for c in SAVED_REFUSED])
+def test_saved_model_refused_before_building(case, damage, pattern, saved_model, tmp_path,
+                                             monkeypatch):
+    import shutil
+
+    from modelpred_theory.setfn import network
+
+    folder = tmp_path / "m"
+    shutil.copytree(saved_model[1], folder)
+    damage(folder)
+
+    def _boom(*args, **kwargs):
+        raise AssertionError("a network was built before the saved model was refused")
+
+    if case not in ("theta0-nan", "theta0-shape"):  # arrays are checked after the network
+        monkeypatch.setattr(network.DeepSets, "__init__", _boom)
+    with pytest.raises(ValueError, match=pattern):
+        mpt.ModelPred.load(folder)
+
+
+def test_saved_model_nan_weight_refused(saved_model, tmp_path):
+    import hashlib
+    import io
+    import json
+    import shutil
+
+    import torch
+
+    folder = tmp_path / "m"
+    shutil.copytree(saved_model[1], folder)
+    state = torch.load(folder / "weights.pt", weights_only=True)
+    key = next(k for k, v in state.items() if v.is_floating_point() and v.numel() > 1)
+    state[key].view(-1)[0] = float("nan")
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    (folder / "weights.pt").write_bytes(buf.getvalue())
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg["checksums"]["weights.pt"] = hashlib.sha256(buf.getvalue()).hexdigest()
+    (folder / "config.json").write_text(json.dumps(cfg))
+    _resign(folder)
+    with pytest.raises(ValueError, match=f"weight '{key}' holds NaN"):
+        mpt.ModelPred.load(folder)
+
+
+def test_saved_model_round_trip_and_path_errors(saved_model, tmp_path):
+    """The signed folder loads to the same predictions; a file path, a missing folder and an
+    unwritable destination get messages naming the path."""
+    model, folder = saved_model
+    masks = S.random_subsets(N, 4, rng=0, min_size=25, y=Y_BIN, require_all_classes=True)
+    np.testing.assert_array_equal(mpt.ModelPred.load(folder).predict(X0, Y_BIN, masks),
+                                  model.predict(X0, Y_BIN, masks))
+    with pytest.raises(ValueError, match="pass .* instead of .*config.json"):
+        mpt.ModelPred.load(folder / "config.json")
+    with pytest.raises(ValueError, match="does not exist"):
+        mpt.ModelPred.load(tmp_path / "nowhere")
+    with pytest.raises(ValueError, match=r"path /proc/x: cannot create the folder"):
+        model.save("/proc/x")
+
+
+# ---------------------------------------------------------------- certificates that are infinite
+def test_infinite_certificates_say_why():
+    """Unscaled rows (||x|| ~ 300) and the SVM with an unpenalised intercept: every infinite
+    bound comes with a warning naming the cause; the bounds stay valid (checked against refits
+    where finite)."""
+    Xbig = X0 * 300.0
+    theta = LR.fit(Xbig, Y_BIN).theta
+    masks = np.ones((3, N), bool)
+    masks[np.arange(3), np.arange(3)] = False
+    hat = np.broadcast_to(theta, (3, theta.size))  # the pool fit: off by an O(1/n) shift
+    with pytest.warns(UserWarning, match=r"certify: \d+ of 3 bounds are infinite and their "
+                                         r"subsets have rows far outside the unit ball"):
+        b = mpt.certify(LR, Xbig, Y_BIN, masks, hat)
+    assert np.isinf(b).any()
+    with pytest.warns(UserWarning, match="has no certificate .* penalize_intercept=True"):
+        mpt.certify(SVM, X0, Y_BIN, ONES, np.zeros((2, D + 1)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # finite bounds: no warning
+        exact = LR.fit_subsets(X0, Y_BIN, masks)
+        b = mpt.certify(LR, X0, Y_BIN, masks, exact + 1e-6)
+    assert np.all(np.isfinite(b)) and np.all(b >= np.linalg.norm(np.full(D + 1, 1e-6)))

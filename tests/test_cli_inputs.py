@@ -29,7 +29,7 @@ def files(tmp_path_factory):
     lab = np.array(["no", "yes"])[rng.integers(0, 2, 40)]
     good = write("good.csv", ["a", "b", "c", "label"],
                  [[*map(repr, r), s] for r, s in zip(X.tolist(), lab, strict=True)])
-    one = write("one.csv", ["a", "label"], [[i, "x"] for i in range(10)])
+    one = write("one.csv", ["a", "label"], [[(7 * i) % 10, "x"] for i in range(10)])
     (d / "empty.csv").write_text("")
     (d / "notes.txt").write_text("a,b\n1,2\n")
     (d / "bad.npz").write_bytes(b"this is not a zip file")
@@ -288,3 +288,145 @@ def test_bad_dataframe_columns_are_named(case):
         df.loc[5, "a"] = np.nan
         with pytest.raises(ValueError, match="'a' has a missing value at row 5"):
             D.from_dataframe(df, target="label")
+
+
+# ---------------------------------------------------------------- real files (issue: own CSVs)
+@pytest.fixture(scope="module")
+def real_files(tmp_path_factory):
+    """The same 40 x 3 data written as real exports are: ';' with decimal commas, with an id
+    column, a row-number column, a date column, latin-1 text."""
+    d = tmp_path_factory.mktemp("real")
+    rng = np.random.default_rng(1)
+    X = np.round(rng.normal(size=(40, 3)), 4)
+    lab = np.array(["no", "yes"])[(X[:, 0] + 0.3 * rng.normal(size=40) > 0).astype(int)]
+    rows = list(zip(X.tolist(), lab, strict=True))
+
+    def write(name, header, body, sep=",", encoding="utf-8"):
+        with open(d / name, "w", newline="", encoding=encoding) as f:
+            w = csv.writer(f, delimiter=sep)
+            w.writerow(header)
+            w.writerows(body)
+        return str(d / name)
+
+    out = {
+        "plain": write("plain.csv", ["a", "b", "c", "label"], [[*r, s] for r, s in rows]),
+        "semi": write("semi.csv", ["a", "b", "c", "label"],
+                      [[str(v).replace(".", ",") for v in r] + [s] for r, s in rows], sep=";"),
+        "semi_dot": write("semi_dot.csv", ["a", "b", "c", "label"], [[*r, s] for r, s in rows],
+                          sep=";"),
+        "ids": write("ids.csv", ["id", "a", "b", "c", "label", "customer_id"],
+                     [[100 + i, *r, s, 7 * i + 3] for i, (r, s) in enumerate(rows)]),
+        "rownum": write("rownum.csv", ["a", "n", "b", "c", "label"],
+                        [[r[0], 2 * i + 5, r[1], r[2], s] for i, (r, s) in enumerate(rows)]),
+        "dates": write("dates.csv", ["a", "b", "c", "when", "label"],
+                       [[*r, f"2024-01-{1 + i % 28:02d}", s] for i, (r, s) in enumerate(rows)]),
+        "latin": write("latin.csv", ["a", "b", "c", "étiquette"], [[*r, s + "é"] for r, s in rows],
+                       encoding="latin-1"),
+        "comma_dec": write("comma_dec.csv", ["a", "b", "c", "label"],
+                           [[str(v).replace(".", ",") for v in r] + [s] for r, s in rows],
+                           sep="\t"),
+    }
+    return out
+
+
+REAL_FILE_CASES = [
+    # (argv, text the message must contain)
+    (["compare", "--data", "{semi}", "--target", "label"], "pass delimiter=';' (--sep ';')"),
+    (["compare", "--data", "{semi_dot}", "--target", "label"], "--sep ';'"),
+    (["compare", "--data", "{semi}", "--target", "label", "--sep", ";"],
+     "pass decimal=',' (--decimal ,)"),
+    (["compare", "--data", "{comma_dec}", "--target", "label", "--sep", "\\t"],
+     "pass decimal=','"),
+    (["compare", "--data", "{dates}", "--target", "label"],
+     "feature column 'when' holds dates/times (line 2: '2024-01-01')"),
+    (["compare", "--data", "{latin}", "--target", "label"], "--encoding latin-1"),
+    (["compare", "--data", "{plain}", "--target", "label", "--features", "a,zz"],
+     "features ['zz'] not found"),
+    (["compare", "--data", "{plain}", "--target", "label", "--drop", "zz"],
+     "drop: columns ['zz'] not found"),
+    (["compare", "--data", "{plain}", "--target", "label", "--drop", "label"],
+     "drop contains the target"),
+    (["compare", "--data", "{plain}", "--target", "label", "--features", "a", "--drop", "b"],
+     "not allowed with"),
+    (["compare", "--dataset", "iris2", "--sep", ";"], "--sep is for --data FILE.csv"),
+    (["compare", "--data", "{plain}", "--target", "label", "--decimal", ","],
+     "--decimal , needs another field delimiter"),
+    (["compare", "--data", "{plain}", "--target", "label", "--sep", ";;"], "--sep"),
+    (["compare", "--data", "{plain}", "--target", "label", "--encoding", "klingon"],
+     "'klingon' is not a known text encoding"),
+    (["value", "--seed", "1099511627776"], "argument --seed: must be an integer in [0, 2**32"),
+    (["whatif", "--remove", "1", "--seed", "4294967296"], "--seed"),
+]
+
+
+@pytest.mark.parametrize("argv,needle", REAL_FILE_CASES,
+                         ids=[" ".join(a) for a, _ in REAL_FILE_CASES])
+def test_real_file_problems_are_named_with_the_flag_to_fix_them(argv, needle, real_files,
+                                                                 capsys):
+    rc = cli.main([a.format(**real_files) for a in argv])
+    out, err = capsys.readouterr()
+    assert rc == 2, (rc, err)
+    assert needle in err, err
+    assert "Traceback" not in err and out == ""
+
+
+def _same_data(a, b):
+    for attr in ("X_train", "X_test", "y_train", "y_test"):
+        np.testing.assert_array_equal(getattr(a, attr), getattr(b, attr), err_msg=attr)
+
+
+def test_sep_decimal_and_encoding_read_the_same_data(real_files):
+    """A ';' / decimal-comma export and a latin-1 file give the plain CSV's Dataset exactly."""
+    plain = D.load(real_files["plain"], target="label")
+    _same_data(D.load(real_files["semi"], target="label", delimiter=";", decimal=","), plain)
+    _same_data(D.load(real_files["semi_dot"], target="label", delimiter=";"), plain)
+    latin = D.load(real_files["latin"], target="étiquette", encoding="latin-1")
+    np.testing.assert_array_equal(latin.X_train, plain.X_train)
+    assert set(latin.classes_) == {"noé", "yesé"}
+
+
+def test_identifier_columns_are_dropped_with_a_warning_unless_listed(real_files):
+    plain = D.load(real_files["plain"], target="label")
+    with pytest.warns(UserWarning, match=r"dropped identifier-like column\(s\) 'id' \(named "
+                                         r"like an identifier\), 'customer_id'"):
+        ids = D.load(real_files["ids"], target="label")
+    _same_data(ids, plain)
+    with pytest.warns(UserWarning, match=r"'n' \(strictly increasing integers"):
+        rownum = D.load(real_files["rownum"], target="label")
+    _same_data(rownum, plain)
+    kept = D.load(real_files["ids"], target="label", features=["id", "a", "b", "c"])
+    assert kept.feature_names == ["id", "a", "b", "c"]
+    dropped = D.load(real_files["ids"], target="label", drop=["id", "customer_id"])
+    _same_data(dropped, plain)
+
+
+def test_cli_features_and_drop_reach_the_loader(real_files, capsys):
+    assert cli.main(["whatif", "--data", real_files["ids"], "--target", "label", "--remove",
+                     "1", "--features", "a,b,c", "--json", "--quiet"]) == 0
+    import json
+
+    doc = json.loads(capsys.readouterr().out)
+    assert len(doc["after"]["theta"]) == 4  # 3 features and the intercept
+    assert cli.main(["whatif", "--data", real_files["ids"], "--target", "label", "--remove",
+                     "1", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert "warning:" in err and "dropped identifier-like column(s) 'id'" in err
+    assert len(json.loads(out)["after"]["theta"]) == 4  # id and customer_id dropped
+    assert cli.main(["whatif", "--data", real_files["ids"], "--target", "label", "--remove",
+                     "1", "--features", "id,a,b,c", "--json", "--quiet"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["after"]["theta"]) == 5  # id listed: kept
+
+
+def test_datetime_and_nullable_dataframe_columns():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"a": rng.normal(size=30), "b": pd.array(np.arange(30) % 4, dtype="Int64"),
+                       "y": pd.array([0, 1, 1] * 10, dtype="Int64")})
+    ds = D.from_dataframe(df, "y")  # nullable integers without missing values are accepted
+    ref = D.from_arrays(np.c_[df["a"].to_numpy(), np.arange(30) % 4], np.array([0, 1, 1] * 10))
+    _same_data(ds, ref)
+    df["t"] = pd.date_range("2020-01-01", periods=30)
+    with pytest.raises(ValueError, match="feature column 't' holds dates/times"):
+        D.from_dataframe(df, "y")
+    with pytest.raises(ValueError, match="X holds dates/times"):
+        D.from_arrays(np.array(df["t"].to_numpy())[:, None], np.arange(30) % 2)

@@ -103,8 +103,8 @@ def test_engine_keywords_are_checked_before_any_work(problem):
     # the engine keywords reach the oracle: LOO values with n_jobs equal the serial ones
     ridge = Ridge(1.0)
     yr = X @ np.array([1.0, -2.0, 0.5])
-    ref = loo_values(ridge, X, yr, Xt, yr[:10])
-    np.testing.assert_allclose(loo_values(ridge, X, yr, Xt, yr[:10], n_jobs=2), ref,
+    ref = loo_values(ridge, X, yr, Xt, yr[:10]).values
+    np.testing.assert_allclose(loo_values(ridge, X, yr, Xt, yr[:10], n_jobs=2).values, ref,
                                rtol=0, atol=1e-12)
     assert np.ptp(ref) > 0
 
@@ -130,5 +130,5 @@ def test_cuda_influence_certify_and_oracles_equal_cpu(problem):
         with_engine("exact", None, "cuda", 2)
     Xt, yt = X[:10], y[:10]
     np.testing.assert_allclose(
-        data_shapley(lrn, X, y, Xt, yt, n_permutations=4, device="cuda"),
-        data_shapley(lrn, X, y, Xt, yt, n_permutations=4), rtol=0, atol=1e-9)
+        data_shapley(lrn, X, y, Xt, yt, n_permutations=4, device="cuda").values,
+        data_shapley(lrn, X, y, Xt, yt, n_permutations=4).values, rtol=0, atol=1e-9)

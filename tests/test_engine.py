@@ -290,15 +290,15 @@ def test_exact_oracle_valuation_on_dask_equals_serial_bits(dask_client):
     lrn = LogisticRegression(1.0)
     args = (lrn, X[8:], y[8:], Xt, yt)
     kw = {"n_permutations": 6, "seed": 1, "oracle_kwargs": {"chunk_size": 8}}
-    serial = data_shapley(*args, n_jobs=1, **kw)
-    loky = data_shapley(*args, n_jobs=2, **kw)
+    serial = data_shapley(*args, n_jobs=1, **kw).values
+    loky = data_shapley(*args, n_jobs=2, **kw).values
     with dask_client.as_current(), joblib.parallel_config(backend="dask"):
-        dask = data_shapley(*args, n_jobs=2, **kw)
+        dask = data_shapley(*args, n_jobs=2, **kw).values
         bz_dask = banzhaf(*args, stopping=40, seed=2, n_jobs=2).values
     assert _same_bits(loky, serial) and _same_bits(dask, serial)
     assert _same_bits(bz_dask, banzhaf(*args, stopping=40, seed=2, n_jobs=1).values)
     # the in-process solver (n_jobs=None, two threads) agrees to its tolerance
-    np.testing.assert_allclose(data_shapley(*args, **kw), serial, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(data_shapley(*args, **kw).values, serial, rtol=0, atol=1e-9)
     assert np.ptp(serial) > 1e-3  # the values are not trivially equal
     masks = subsets.random_subsets(16, 20, rng=4, min_size=8, y=y[8:],
                                    require_all_classes=True)

@@ -55,11 +55,11 @@ EXACT = {"shapley": A.exact_shapley(game, N), "banzhaf": A.exact_banzhaf(game, N
 
 ESTIMATORS = {
     "shapley/permutation": ("shapley", lambda: A.shapley_from_utility(
-        game, N, 30000, 1, return_info=True)),
+        game, N, 30000, 1)),
     "shapley/antithetic": ("shapley", lambda: A.shapley_from_utility(
-        game, N, 4000, 2, sampler="antithetic", return_info=True)),
+        game, N, 4000, 2, sampler="antithetic")),
     "shapley/stratified": ("shapley", lambda: A.shapley_from_utility(
-        game, N, 4000, 3, sampler="stratified", return_info=True)),
+        game, N, 4000, 3, sampler="stratified")),
     "beta4/permutation": ("beta4", lambda: A.semivalue_from_utility(
         game, N, A.beta_size_weights(N, 4.0, 1.0), 40000, 4)),
     "beta4/antithetic": ("beta4", lambda: A.semivalue_from_utility(
@@ -136,7 +136,7 @@ def test_exact_semivalues_match_their_definitions_and_known_games():
 def test_additive_game_exact_for_every_sampler_with_zero_stderr(a, sampler, seed):
     a = np.asarray(a)
     res = A.shapley_from_utility(lambda M: M @ a + 1.0, a.size, None, seed, sampler=sampler,
-                                 stopping=3, round_size=2, return_info=True)
+                                 stopping=3, round_size=2)
     scale = max(1.0, float(np.abs(a).sum()))
     np.testing.assert_allclose(res.values, a, atol=GAME_ATOL * scale)
     assert np.all(res.stderr <= 1e-10 * scale)  # every unit gives the same value
@@ -144,7 +144,7 @@ def test_additive_game_exact_for_every_sampler_with_zero_stderr(a, sampler, seed
 
 @pytest.mark.parametrize("sampler", ["permutation", "antithetic", "stratified"])
 def test_null_player_exactly_zero_symmetric_players_equal_within_error(sampler):
-    res = A.shapley_from_utility(game, N, 2000, 9, sampler=sampler, return_info=True)
+    res = A.shapley_from_utility(game, N, 2000, 9, sampler=sampler)
     assert res.values[6] == 0.0 and res.stderr[6] == 0.0
     ex = EXACT["shapley"]
     assert np.ptp(ex[1:3]) < GAME_ATOL  # players 1, 2 are symmetric in the exact values...
@@ -159,7 +159,7 @@ def test_null_player_exactly_zero_symmetric_players_equal_within_error(sampler):
 
 def test_stderr_shrinks_like_one_over_sqrt_permutations():
     P = np.array([100, 400, 1600, 6400])
-    se = [np.median(A.shapley_from_utility(game, N, int(p), 21, return_info=True).stderr)
+    se = [np.median(A.shapley_from_utility(game, N, int(p), 21).stderr)
           for p in P]
     slope = np.polyfit(np.log(P), np.log(se), 1)[0]
     assert abs(slope + 0.5) < 0.05, slope  # sample-sd noise at these P is ~2%
@@ -176,8 +176,8 @@ def test_antithetic_and_stratified_lower_the_variance_at_equal_evaluations():
     def quad(M):
         return M @ a + 0.1 * M.sum(1) ** 2
 
-    plain = A.shapley_from_utility(quad, N, 400, 0, return_info=True)
-    anti = A.shapley_from_utility(quad, N, 400, 0, sampler="antithetic", return_info=True)
+    plain = A.shapley_from_utility(quad, N, 400, 0)
+    anti = A.shapley_from_utility(quad, N, 400, 0, sampler="antithetic")
     np.testing.assert_allclose(anti.values, a + 0.1 * N, atol=1e-12)
     assert np.all(anti.stderr < 1e-12) and np.all(plain.stderr > 1e-3)
     assert anti.n_utility_calls == plain.n_utility_calls
@@ -186,10 +186,9 @@ def test_antithetic_and_stratified_lower_the_variance_at_equal_evaluations():
     def efficiency(res):
         return np.mean(res.stderr**2) * res.n_utility_calls
 
-    base = efficiency(A.shapley_from_utility(game, N, 2000, 1, return_info=True))
+    base = efficiency(A.shapley_from_utility(game, N, 2000, 1))
     for sampler in ("antithetic", "stratified"):
-        red = base / efficiency(A.shapley_from_utility(game, N, 2000, 1, sampler=sampler,
-                                                       return_info=True))
+        red = base / efficiency(A.shapley_from_utility(game, N, 2000, 1, sampler=sampler))
         assert red > 2.0, (sampler, red)
 
 
@@ -230,3 +229,45 @@ def test_data_oob_equals_its_definition_from_the_fitted_models():
                    for i in range(30)])
     np.testing.assert_allclose(res.stderr, sd, atol=1e-10)
     assert res.n_samples == 40 and res.stopped_by == "FixedBudget(samples=40)"
+
+
+def test_every_estimator_returns_a_result_and_return_info_is_deprecated():
+    """One convention: a ValuationResult (.values, .stderr, .stopped_by) from every valuation
+    function; ``return_info`` (where it existed) warns and changes nothing."""
+    from modelpred_theory.datasets import load
+    from modelpred_theory.learners import LogisticRegression
+
+    ds = load("iris2", seed=0, n_train=12)
+    L = LogisticRegression(lam=1.0)
+    data = (L, ds.X_train, ds.y_train, ds.X_test, ds.y_test)
+    results = {
+        "data_shapley": A.data_shapley(*data, "influence", 2, 0),
+        "beta_shapley": A.beta_shapley(*data, "influence", n_permutations=2),
+        "banzhaf": A.banzhaf(*data, "influence", stopping=8),
+        "loo_values": A.loo_values(*data, "influence"),
+        "knn_shapley": A.knn_shapley(ds.X_train, ds.y_train, ds.X_test, ds.y_test, k=3),
+        "data_oob": A.data_oob(L, ds.X_train, ds.y_train, "influence", stopping=4),
+    }
+    for name, res in results.items():
+        assert isinstance(res, A.ValuationResult), name
+        assert res.values.shape == res.stderr.shape == (12,) and res.stopped_by, name
+        np.testing.assert_array_equal(np.asarray(res), res.values)
+    with pytest.warns(DeprecationWarning, match="data_shapley: return_info is deprecated"):
+        old = A.data_shapley(*data, "influence", 2, 0, return_info=False)
+    np.testing.assert_array_equal(old.values, results["data_shapley"].values)
+    with pytest.warns(DeprecationWarning, match="loo_values: return_info"):
+        old = A.loo_values(*data, "influence", return_info=True)
+    np.testing.assert_array_equal(old.values, results["loo_values"].values)
+    with pytest.warns(DeprecationWarning, match="shapley_from_utility: return_info"):
+        assert isinstance(A.shapley_from_utility(game, N, 2, 0, return_info=True),
+                          A.ValuationResult)
+
+
+def test_loo_in_chunks_equals_one_call():
+    """Regression: chunked leave-one-out (memory O(chunk n)) equals the one-call values."""
+    ref = A.loo_from_utility(game, N, chunk_size=N)
+    for c in (1, 3, N + 5):
+        np.testing.assert_array_equal(A.loo_from_utility(game, N, chunk_size=c), ref)
+    full = game(np.ones((1, N), bool))[0]
+    masks = ~np.eye(N, dtype=bool)
+    np.testing.assert_allclose(ref, full - game(masks), rtol=0, atol=1e-12)

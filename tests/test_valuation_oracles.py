@@ -64,14 +64,11 @@ def test_learner_level_estimators_match_exact_enumeration_of_retrained_models(sm
              "beta": A.exact_beta_shapley(u, 8, 16, 1)}
     orc = TableOracle(table)
     runs = {
-        "shapley/permutation": ("shapley", A.data_shapley(*args, orc, 6000, 0,
-                                                          return_info=True)),
+        "shapley/permutation": ("shapley", A.data_shapley(*args, orc, 6000, 0)),
         "shapley/antithetic": ("shapley", A.data_shapley(*args, orc, 6000, 0,
-                                                         sampler="antithetic",
-                                                         return_info=True)),
+                                                         sampler="antithetic")),
         "shapley/stratified": ("shapley", A.data_shapley(*args, orc, 6000, 0,
-                                                         sampler="stratified",
-                                                         return_info=True)),
+                                                         sampler="stratified")),
         "beta16": ("beta", A.beta_shapley(*args, orc, alpha=16, beta=1, n_permutations=20000,
                                           sampler="stratified")),
         "banzhaf": ("banzhaf", A.banzhaf(*args, orc, stopping=30000)),
@@ -82,8 +79,8 @@ def test_learner_level_estimators_match_exact_enumeration_of_retrained_models(sm
         assert np.max(res.stderr) < 0.03 * np.max(np.abs(exact[target])), key  # resolved
         assert res.oracle == "table"
     # Exact retraining on the same samples gives the same values as the table.
-    ex = A.data_shapley(*args, "exact", 30, 0, sampler="antithetic", return_info=True)
-    tb = A.data_shapley(*args, orc, 30, 0, sampler="antithetic", return_info=True)
+    ex = A.data_shapley(*args, "exact", 30, 0, sampler="antithetic")
+    tb = A.data_shapley(*args, orc, 30, 0, sampler="antithetic")
     np.testing.assert_allclose(ex.values, tb.values, atol=SOLVER_ATOL)
     bz = A.banzhaf(*args, "exact", stopping=300)
     np.testing.assert_allclose(bz.values, A.banzhaf(*args, orc, stopping=300).values,
@@ -107,7 +104,7 @@ def test_every_estimator_runs_on_every_oracle_with_the_same_samples():
         for sampler in ("permutation", "antithetic", "stratified"):
             budget = {"stopping": 2} if sampler == "stratified" else {}  # two cycles
             r = A.data_shapley(*args, orc, 8, 0, sampler=sampler, oracle_kwargs=kw,
-                               return_info=True, round_size=2, **budget)
+                               round_size=2, **budget)
             assert np.all(np.isfinite(r.values)) and np.all(np.isfinite(r.stderr)), key
             if r.permutations is not None:
                 perms.setdefault(sampler, []).append(r.permutations)
@@ -128,17 +125,17 @@ def test_newton_oracle_is_exact_for_ridge_and_first_order_elsewhere():
     reg = make_regression(n=15, d=3, n_test=40, rng=3)
     R = Ridge(lam=0.7)
     args = (R, reg.X_train, reg.y_train, reg.X_test, reg.y_test)
-    ex = A.data_shapley(*args, "exact", 6, 0, return_info=True)
-    nw = A.data_shapley(*args, "newton", 6, 0, return_info=True)
+    ex = A.data_shapley(*args, "exact", 6, 0)
+    nw = A.data_shapley(*args, "newton", 6, 0)
     np.testing.assert_allclose(nw.values, ex.values, atol=SOLVER_ATOL)  # one step is exact
     assert nw.oracle == "newton"
     ds = load("breast_cancer", seed=0, n_train=50)
     L = LogisticRegression(lam=1.0)
     a = (L, ds.X_train, ds.y_train, ds.X_test, ds.y_test)
-    loo = A.loo_values(*a, "exact")
+    loo = A.loo_values(*a, "exact").values
     # Leave-one-out is a small step: the Newton step is closer to it than first-order influence.
-    err_n = np.abs(A.loo_values(*a, "newton") - loo).max()
-    err_i = np.abs(A.loo_values(*a, "influence") - loo).max()
+    err_n = np.abs(A.loo_values(*a, "newton").values - loo).max()
+    err_i = np.abs(A.loo_values(*a, "influence").values - loo).max()
     assert err_n < err_i
 
 
@@ -161,12 +158,11 @@ def test_modelpred_specs_forward_the_base(monkeypatch):
     ds = load("iris2", seed=0, n_train=10)
     L = LogisticRegression(lam=1.0)
     r = A.data_shapley(L, ds.X_train, ds.y_train, ds.X_test, ds.y_test, "modelpred:newton", 2,
-                       0, oracle_kwargs={"epochs": 3}, return_info=True)
+                       0, oracle_kwargs={"epochs": 3})
     assert seen == {"base": "newton", "epochs": 3, "progress": False}
     assert r.oracle == "modelpred:newton"
     seen.clear()
-    r = A.data_shapley(L, ds.X_train, ds.y_train, ds.X_test, ds.y_test, "modelpred:none", 2, 0,
-                       return_info=True)
+    r = A.data_shapley(L, ds.X_train, ds.y_train, ds.X_test, ds.y_test, "modelpred:none", 2, 0)
     assert seen == {"base": None, "progress": False} and r.oracle == "modelpred:none"
 
 
@@ -195,7 +191,7 @@ def test_lds_aggregation_identities_and_ranking_of_attributions():
     for res in (*scores.values(), dm):
         assert res.score > noise.score + 4 * noise.stderr  # every method carries signal
     # A 1-D attribution rates the mean output (the utility): data values fit there.
-    sh = A.data_shapley(*args, "exact", 20, 0)
+    sh = A.data_shapley(*args, "exact", 20, 0).values
     one = A.lds(*args, sh, reference=ref)
     assert one.per_output.shape == (1,) and one.score > 0.1  # measured 0.25 (20 permutations)
 

@@ -88,7 +88,7 @@ def test_stopped_and_resumed_equals_uninterrupted_bit_for_bit(kind, tmp_path):
 
 
 def test_resume_refuses_a_different_run():
-    part = A.shapley_from_utility(Counting(), N, 4, 0, round_size=2, return_info=True)
+    part = A.shapley_from_utility(Counting(), N, 4, 0, round_size=2)
     with pytest.raises(ValueError, match="sampler"):
         A.shapley_from_utility(Counting(), N, 8, 0, sampler="antithetic", resume=part)
     with pytest.raises(ValueError, match="round_size"):
@@ -103,9 +103,9 @@ def test_learner_level_resume_and_data_fingerprint():
     ds = load("iris2", seed=0, n_train=12)
     L = LogisticRegression(lam=1.0)
     args = (L, ds.X_train, ds.y_train, ds.X_test, ds.y_test, "exact")
-    full = A.data_shapley(*args, 6, 0, round_size=2, return_info=True)
-    part = A.data_shapley(*args, 2, 0, round_size=2, return_info=True)
-    _same(A.data_shapley(*args, 6, 0, resume=part, return_info=True), full)
+    full = A.data_shapley(*args, 6, 0, round_size=2)
+    part = A.data_shapley(*args, 2, 0, round_size=2)
+    _same(A.data_shapley(*args, 6, 0, resume=part), full)
     y2 = ds.y_train.copy()
     y2[0] = 1 - y2[0]
     with pytest.raises(ValueError, match="config"):
@@ -115,11 +115,11 @@ def test_learner_level_resume_and_data_fingerprint():
 def test_stopping_rules_stop_and_say_which():
     u = Counting()
     res = A.shapley_from_utility(u, N, None, 0, stopping=A.TargetStderr(atol=5e-3),
-                                 round_size=50, return_info=True)
+                                 round_size=50)
     assert res.stopped_by.startswith("TargetStderr") and res.max_stderr <= 5e-3
     assert res.n_samples >= 100  # not met after the first rounds: a real stop, not a default
     rank = A.shapley_from_utility(Counting(), N, None, 0, stopping="rank:0.99",
-                                  round_size=20, return_info=True)
+                                  round_size=20)
     assert rank.stopped_by.startswith("RankStability") and rank.n_samples >= 60
 
     def slow(M):
@@ -128,11 +128,11 @@ def test_stopping_rules_stop_and_say_which():
 
     t0 = time.perf_counter()
     wall = A.shapley_from_utility(slow, N, None, 0, stopping="time:0.1 | budget:100000",
-                                  round_size=1, return_info=True)
+                                  round_size=1)
     assert wall.stopped_by == "WallClock(seconds=0.1)" and time.perf_counter() - t0 < 5
     either = A.shapley_from_utility(Counting(), N, None, 0,
                                     stopping=A.FixedBudget(samples=7) | "stderr:1e-12",
-                                    round_size=3, return_info=True)
+                                    round_size=3)
     assert either.stopped_by == "FixedBudget(samples=7)" and either.n_samples == 7
     ev = A.banzhaf_from_utility(Counting(), N, "evaluations:500", 0)
     assert ev.n_utility_calls >= 500 and ev.n_utility_calls < 500 + 3

@@ -48,9 +48,9 @@ def export(folder: Path, quick: bool) -> dict:
     L = LogisticRegression(lam=1.0)
     data = (L, ds.X_train, ds.y_train, ds.X_test, ds.y_test)
     util = A.SubsetUtility(*data[:5], A.ExactOracle(L))
-    shap, t_shap = _timed(lambda: A.data_shapley(*data, "exact", P, 0, return_info=True))
+    shap, t_shap = _timed(lambda: A.data_shapley(*data, "exact", P, 0))
     out = {"n_pool": ds.n_train, "lam": 1.0, "u_degenerate": util.u_degenerate}
-    out["loo"], out["loo_seconds"] = _timed(lambda: A.loo_values(*data, "exact").tolist())
+    out["loo"], out["loo_seconds"] = _timed(lambda: A.loo_values(*data, "exact").values.tolist())
     out["shapley"], out["shapley_seconds"] = shap.values.tolist(), t_shap
     knn, out["knn_seconds"] = _timed(lambda: A.knn_shapley(ds.X_train, ds.y_train, ds.X_test,
                                                            ds.y_test, k=5))

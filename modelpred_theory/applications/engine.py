@@ -6,7 +6,10 @@ A run is a sequence of rounds. Round r draws its sampling units from its own gen
 moments, saves a checkpoint if asked, and asks the stopping rule. Because nothing in a round
 depends on how the run was split into sessions, ``resume=`` continues a stopped run to the same
 values, bit for bit, as an uninterrupted one with the same round size. Ctrl-C returns the finished
-rounds with ``stopped_by="interrupted"``.
+rounds with ``stopped_by="interrupted"``; Ctrl-C before the first round finished re-raises
+KeyboardInterrupt (there are no values to return, and NaN is never returned as a value).
+The progress bar counts sampling units (permutations, pairs, cycles, subsets, bootstrap models)
+against the budget of the stopping rule when it has one, so it shows a total and an ETA.
 
 The utilities are of theta(S), the minimiser of the SUM objective
 F_S(theta) = sum_{i in S} w_i loss_i(theta) + lam/2 ||P theta||^2 (docs/design.md).
@@ -144,7 +147,11 @@ def run(utility_fn, state: ValuationState, round_fn, ctx: dict, stopping, *,
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(desc=f"{state.method}/{state.sampler}", unit="round")
+        cost0 = units_cost(state.sampler, n)
+        bar = tqdm(desc=f"{state.method}/{state.sampler}", unit=UNIT_NAMES.get(state.sampler,
+                                                                               "unit"),
+                   total=units_total(rule, state.units, state.n_evaluations, cost0),
+                   initial=state.units)
     try:
         if ctx.get("ends", True) and not np.isfinite(state.u_full):
             ends = evaluate(np.stack([np.zeros(n, bool), np.ones(n, bool)]))
@@ -173,10 +180,12 @@ def run(utility_fn, state: ValuationState, round_fn, ctx: dict, stopping, *,
             if checkpoint is not None:
                 state.save(checkpoint)
             if bar is not None:
-                bar.update(1)
-                bar.set_postfix(units=state.units, max_se=f"{np.max(stderr):.2e}")
+                bar.update(int(k))
+                bar.set_postfix(round=state.rounds, max_se=f"{np.max(estimates(state)[1]):.2e}")
     except KeyboardInterrupt:
         clock["evals"], clock["seconds"] = 0, 0.0  # the unfinished round is dropped
+        if state.units == 0:  # nothing finished: no values to return (never NaN as values)
+            raise
         stopped_by = "interrupted"
     finally:
         if bar is not None:
@@ -191,6 +200,21 @@ def run(utility_fn, state: ValuationState, round_fn, ctx: dict, stopping, *,
         permutations=regenerate_permutations(state),
         truncated_fraction=state.truncated / max(1, total_prefixes), stopped_by=stopped_by,
         n_samples=state.units, sampler=state.sampler, method=state.method, state=state)
+
+
+# What one sampling unit of each sampler is called (progress bars, messages).
+UNIT_NAMES = {"permutation": "permutation", "antithetic": "antithetic pair",
+              "stratified": "cycle", "msr": "subset", "bootstrap": "bootstrap model"}
+
+
+def units_total(rule, units_done: int, evaluations_done: int, cost: float) -> int | None:
+    """The number of sampling units the run will have drawn when it stops, if a budget fixes it.
+
+    ``None`` when only data-dependent rules (standard error, rank stability, wall clock) can
+    stop the run.
+    """
+    cap = rule.units_cap(units_done, evaluations_done, cost)
+    return None if cap is None else int(units_done + cap)
 
 
 def _merge_plain(state: ValuationState, samples) -> None:

@@ -22,7 +22,7 @@ from .engine import resume_state
 from .exact import loo_from_utility
 from .oracles import SubsetUtility
 from .resolve import oracle_label, parse_oracle, resolve_oracle, with_engine
-from .results import ValuationResult
+from .results import ValuationResult, deprecated_return_info
 from .semivalues import (
     _check_beta,
     banzhaf_from_utility,
@@ -104,7 +104,8 @@ def data_shapley(learner, X, y, X_test, y_test, oracle="exact", n_permutations: 
                  stopping=None, truncation: float | None = None, batch_size: int | None = None,
                  round_size: int | None = None, resume=None, checkpoint=None,
                  oracle_kwargs: dict | None = None, progress: bool = False,
-                 return_info: bool = False, device=None, n_jobs: int | None = None):
+                 return_info: bool | None = None, device=None,
+                 n_jobs: int | None = None) -> ValuationResult:
     """Data Shapley values of the pool points with U(S) = -test loss (or accuracy) of theta(S).
 
     theta(S) minimises the sum objective sum_{i in S} loss_i(theta) + lam/2 ||P theta||^2 and
@@ -145,8 +146,10 @@ def data_shapley(learner, X, y, X_test, y_test, oracle="exact", n_permutations: 
     oracle_kwargs : dict, optional
         Passed to :func:`.resolve.resolve_oracle` for string oracles.
     progress : bool, default=False
-    return_info : bool, default=False
-        Return the :class:`ValuationResult` (values, stderr, what stopped it, timing, state).
+        A progress bar in permutations (sampling units) with the budget as its total and an
+        ETA.
+    return_info : bool, optional
+        Deprecated, no effect (a DeprecationWarning): the result is always returned.
     device : {"cpu", "cuda", "auto"}, optional
         Where a built-in oracle runs its float64 work (:func:`.resolve.with_engine`).
     n_jobs : int, optional
@@ -156,15 +159,19 @@ def data_shapley(learner, X, y, X_test, y_test, oracle="exact", n_permutations: 
 
     Returns
     -------
-    values : ndarray of shape (n,), or ValuationResult
+    ValuationResult
+        ``.values`` (n,), ``.stderr`` (n,), ``.stopped_by`` (``"interrupted"`` after Ctrl-C:
+        the values of the finished rounds; Ctrl-C before the first round re-raises
+        KeyboardInterrupt), timing, and ``.state`` to pass as ``resume=``.
     """
+    deprecated_return_info(return_info, "data_shapley")
     oracle_kwargs = with_engine(oracle, oracle_kwargs, device, n_jobs)
     res = _semivalue(learner, X, y, X_test, y_test, oracle, lambda n: np.ones(n), stopping,
                      seed, metric=metric, sampler=sampler, truncation=truncation,
                      batch_size=batch_size, round_size=round_size, resume=resume,
                      checkpoint=checkpoint, oracle_kwargs=oracle_kwargs, progress=progress,
                      n_permutations=n_permutations, tag="shapley")
-    return res if return_info else res.values
+    return res
 
 
 def beta_shapley(learner, X, y, X_test, y_test, oracle="exact", *, alpha: float = 16.0,
@@ -231,14 +238,16 @@ def banzhaf(learner, X, y, X_test, y_test, oracle="exact", *, stopping=1000, see
 
 
 def loo_values(learner, X, y, X_test, y_test, oracle="exact", *, metric: str = "neg_loss",
-               seed: int = 0, oracle_kwargs: dict | None = None, return_info: bool = False,
-               device=None, n_jobs: int | None = None):
+               seed: int = 0, oracle_kwargs: dict | None = None,
+               return_info: bool | None = None, device=None, n_jobs: int | None = None,
+               progress: bool = False, chunk_size: int | None = None) -> ValuationResult:
     """Leave-one-out values U(N) - U(N minus {i}) with U from an oracle.
 
     theta(S) minimises the sum objective sum_{i in S} loss_i(theta) + lam/2 ||P theta||^2.
     With ``oracle="influence"`` these are the first-order influence values: theta(N - {i}) is
     replaced by theta_N + H_N^{-1} grad loss_i(theta_N) and the utility is evaluated there;
-    ``oracle="newton"`` takes one exact Newton step on F_{N - i} instead.
+    ``oracle="newton"`` takes one exact Newton step on F_{N - i} instead. ``"exact"`` refits
+    each N - {i} exactly, warm-started from the full fit, in batches.
 
     Parameters
     ----------
@@ -246,21 +255,28 @@ def loo_values(learner, X, y, X_test, y_test, oracle="exact", *, metric: str = "
         As in :func:`data_shapley`.
     seed : int, default=0
         Seeds the training of learned oracles (``"utility"``, ``"modelpred"``).
-    return_info : bool, default=False
+    return_info : bool, optional
+        Deprecated, no effect (a DeprecationWarning): the result is always returned.
+    progress : bool, default=False
+        A progress bar over the n leave-one-out sets (refits for ``"exact"``) with an ETA.
+    chunk_size : int, optional
+        Leave-one-out sets per oracle call (default: about 2^23 / n): memory is
+        O(n p + chunk_size n), never O(n^2).
 
     Returns
     -------
-    values : ndarray of shape (n,), or ValuationResult (stderr NaN: no sampling)
+    ValuationResult
+        ``.values`` (n,); ``.stderr`` NaN (no sampling); ``.stopped_by`` ``"exact"``.
     """
+    deprecated_return_info(return_info, "loo_values")
     oracle_kwargs = with_engine(oracle, oracle_kwargs, device, n_jobs)
     X, y, X_test, y_test, _ = _prepare(learner, X, y, X_test, y_test, oracle, seed, metric,
                                        oracle_kwargs)
     t0 = time.perf_counter()
     util, name, setup = _utility(learner, X, y, X_test, y_test, oracle, seed, metric,
                                  oracle_kwargs)
-    values = loo_from_utility(util, X.shape[0])
-    if not return_info:
-        return values
+    values = loo_from_utility(util, X.shape[0], chunk_size=chunk_size, progress=progress,
+                              unit="refit" if name == "exact" else "point")
     return ValuationResult(values=values, stderr=np.full(values.shape, np.nan),
                            n_utility_calls=util.n_calls, utility_seconds=util.oracle_seconds,
                            setup_seconds=setup, total_seconds=time.perf_counter() - t0,

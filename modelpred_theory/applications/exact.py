@@ -82,9 +82,37 @@ def exact_beta_shapley(utility_fn, n: int, alpha: float = 1.0, beta: float = 1.0
     return exact_semivalue(utility_fn, n, size_probabilities(n, alpha, beta))
 
 
-def loo_from_utility(utility_fn, n: int) -> np.ndarray:
-    """Leave-one-out values U(N) - U(N minus {i}) of a generic batched utility: (n,)."""
+# Leave-one-out masks per utility call: about this many mask entries (memory O(n p + chunk n)).
+LOO_CHUNK_ENTRIES = 2**23
+
+
+def loo_from_utility(utility_fn, n: int, *, chunk_size: int | None = None,
+                     progress: bool = False, unit: str = "subset") -> np.ndarray:
+    """Leave-one-out values U(N) - U(N minus {i}) of a generic batched utility: (n,).
+
+    The n leave-one-out sets go to ``utility_fn`` in chunks of ``chunk_size`` masks (default:
+    about ``LOO_CHUNK_ENTRIES / n``), so memory grows as O(chunk_size * n), never O(n^2).
+    ``progress`` shows a bar over the n sets (``unit`` names them, e.g. "refit") with an ETA.
+    """
     n = _check_positive_int(n, "n", minimum=2)
-    masks = np.vstack([np.ones((1, n), bool), ~np.eye(n, dtype=bool)])
-    u = call_utility(utility_fn, masks)
-    return u[0] - u[1:]
+    chunk = (max(1, LOO_CHUNK_ENTRIES // n) if chunk_size is None
+             else _check_positive_int(chunk_size, "chunk_size"))
+    u_full = call_utility(utility_fn, np.ones((1, n), bool))[0]
+    values = np.empty(n)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n, desc="leave-one-out", unit=unit)
+    try:
+        for s in range(0, n, chunk):
+            e = min(n, s + chunk)
+            masks = np.ones((e - s, n), bool)  # shape: (chunk, n)
+            masks[np.arange(e - s), np.arange(s, e)] = False
+            values[s:e] = u_full - call_utility(utility_fn, masks)
+            if bar is not None:
+                bar.update(e - s)
+    finally:
+        if bar is not None:
+            bar.close()
+    return values

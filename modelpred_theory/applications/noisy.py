@@ -177,11 +177,11 @@ def noisy_label_detection(learner, X, y, X_test, y_test, oracle="exact",
     data = (learner, X, y_noisy, X_test, y_test)
     kw = {"metric": metric, "oracle_kwargs": oracle_kwargs, "progress": progress}
     if method == "shapley":
-        res = data_shapley(*data, oracle, P, seed, truncation=truncation, return_info=True,
+        res = data_shapley(*data, oracle, P, seed, truncation=truncation,
                            **kw, **method_kwargs)
     elif method == "loo":
         res = loo_values(*data, oracle, metric=metric, seed=seed, oracle_kwargs=oracle_kwargs,
-                         return_info=True, **method_kwargs)
+                         **method_kwargs)
     elif method == "banzhaf":
         method_kwargs.setdefault("stopping", 10 * P)
         res = banzhaf(*data, oracle, seed=seed, **kw, **method_kwargs)

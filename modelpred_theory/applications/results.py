@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ValuationResult", "ValuationState", "compare_values"]
+__all__ = ["ValuationResult", "ValuationState", "compare_values", "deprecated_return_info"]
 
 _STATE_FORMAT = "modelpred-theory/ValuationState"
 _STATE_VERSION = 1
@@ -185,6 +185,11 @@ class ValuationState:
 class ValuationResult:
     """Data values, their standard errors, what they cost and what stopped the run.
 
+    Every valuation function returns one (``data_shapley``, ``beta_shapley``, ``banzhaf``,
+    ``loo_values``, ``knn_shapley``, ``data_oob``, ``shapley_from_utility``, ...): read
+    ``.values``, ``.stderr`` and ``.stopped_by`` whatever the estimator. ``np.asarray(result)``
+    gives the values too.
+
     Attributes
     ----------
     values : ndarray of shape (n,)
@@ -230,6 +235,16 @@ class ValuationResult:
     method: str = ""
     state: ValuationState | None = field(default=None, repr=False)
 
+    def __array__(self, dtype=None, copy=None):
+        """``np.asarray(result)`` is ``result.values`` (the values as an ndarray of shape (n,))."""
+        v = self.values if dtype is None else self.values.astype(dtype)
+        return v.copy() if copy else v
+
+    @property
+    def interrupted(self) -> bool:
+        """Whether Ctrl-C ended the run (the values are then from the finished rounds only)."""
+        return self.stopped_by == "interrupted"
+
     @property
     def seconds_per_call(self) -> float:
         """Utility time per evaluated subset."""
@@ -239,6 +254,22 @@ class ValuationResult:
     def max_stderr(self) -> float:
         """The largest standard error over the points."""
         return float(np.max(self.stderr)) if self.stderr.size else float("nan")
+
+
+def deprecated_return_info(return_info, name: str) -> None:
+    """Warn (DeprecationWarning) when ``return_info`` is passed: results are always returned.
+
+    ``return_info`` used to switch ``data_shapley`` / ``loo_values`` / ``shapley_from_utility``
+    between an array and a :class:`ValuationResult`; every valuation function now returns the
+    result (its ``.values`` is the array).
+    """
+    if return_info is None:
+        return
+    import warnings
+
+    warnings.warn(f"{name}: return_info is deprecated and has no effect: {name} returns a "
+                  f"ValuationResult (.values, .stderr, .stopped_by) like every valuation "
+                  f"function; use .values for the array", DeprecationWarning, stacklevel=3)
 
 
 def compare_values(values, reference) -> dict:

@@ -27,6 +27,7 @@ from scipy.special import gammaln
 
 from ._common import _check_positive_int
 from .engine import new_state, resume_state, run
+from .results import ValuationResult, deprecated_return_info
 from .samplers import ROUNDS, SAMPLERS, msr_round
 from .stopping import FixedBudget, parse_stopping
 
@@ -140,7 +141,7 @@ def shapley_from_utility(utility_fn, n: int, n_permutations: int | None = 100,
                          sampler: str = "permutation", stopping=None,
                          batch_size: int | None = None, round_size: int | None = None,
                          resume=None, checkpoint=None, progress: bool = False,
-                         return_info: bool = False):
+                         return_info: bool | None = None) -> ValuationResult:
     """Monte-Carlo Shapley values of a generic batched utility.
 
     Parameters
@@ -165,13 +166,13 @@ def shapley_from_utility(utility_fn, n: int, n_permutations: int | None = 100,
         See :mod:`.stopping`; overrides ``n_permutations``.
     batch_size, round_size, resume, checkpoint, progress
         See :func:`semivalue_from_utility`.
-    return_info : bool, default=False
-        Return the :class:`ValuationResult` (values, stderr, what stopped it, state) instead
-        of the values.
+    return_info : bool, optional
+        Deprecated, no effect (a DeprecationWarning): the result is always returned.
 
     Returns
     -------
-    values : ndarray of shape (n,), or ValuationResult
+    ValuationResult
+        ``.values`` (n,), ``.stderr`` (n,), ``.stopped_by``, the state to resume from.
 
     Notes
     -----
@@ -182,14 +183,14 @@ def shapley_from_utility(utility_fn, n: int, n_permutations: int | None = 100,
     estimators are exact for those; without truncation the permutation samplers satisfy
     efficiency, sum_i phi_i = U(N) - U(empty), for any number of permutations (telescoping).
     """
+    deprecated_return_info(return_info, "shapley_from_utility")
     n = _check_common(utility_fn, n, rng)
     sampler = check_sampler(sampler)
     rule = default_stopping(stopping, n_permutations, sampler, n)
-    res = semivalue_from_utility(utility_fn, n, np.ones(n), rule, rng, sampler=sampler,
-                                 truncation=truncation, batch_size=batch_size,
-                                 round_size=round_size, resume=resume, checkpoint=checkpoint,
-                                 progress=progress)
-    return res if return_info else res.values
+    return semivalue_from_utility(utility_fn, n, np.ones(n), rule, rng, sampler=sampler,
+                                  truncation=truncation, batch_size=batch_size,
+                                  round_size=round_size, resume=resume, checkpoint=checkpoint,
+                                  progress=progress)
 
 
 def default_stopping(stopping, n_permutations, sampler: str, n: int):

@@ -15,7 +15,7 @@ import os
 import sys
 from importlib import import_module
 
-from ._common import CommandError, make_context
+from ._common import CommandError, Interrupted, make_context
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -36,6 +36,8 @@ COMMANDS = {
 
 # Exit status after a broken pipe (128 + SIGPIPE, what a shell reports for a killed writer).
 EXIT_BROKEN_PIPE = 141
+# Exit status after Ctrl-C (128 + SIGINT), also when partial results were written.
+EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,7 +68,7 @@ def _dispatch(argv: list[str]) -> int:
     if hasattr(module, "validate"):
         module.validate(cap, args)
     out = sys.stdout
-    ctx = make_context(cap.prog, args, out, sys.stderr)
+    ctx = make_context(cap.prog, args, out, sys.stderr, rest)
     # library code must not print, but scripts (figures, checks) do: keep stdout for results
     sink = open(os.devnull, "w") if ctx.quiet else contextlib.nullcontext(sys.stderr)
     with sink as target, contextlib.redirect_stdout(target):
@@ -75,6 +77,14 @@ def _dispatch(argv: list[str]) -> int:
         except (CommandError, ValueError) as exc:  # user errors: a message, no traceback
             print(f"{cap.prog}: error: {exc}", file=sys.stderr)
             return 2
+        except Interrupted as exc:  # Ctrl-C after the command saved what it finished
+            print(f"{cap.prog}: interrupted: {exc}", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except KeyboardInterrupt:
+            hint = getattr(module, "INTERRUPTED_HINT", "run the same command again")
+            print(f"{cap.prog}: interrupted before any result was finished; nothing was "
+                  f"written ({hint})", file=sys.stderr)
+            return EXIT_INTERRUPTED
     out.flush()
     return int(rc or 0)
 
@@ -94,6 +104,6 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError):  # no stdout descriptor left to redirect: nothing to flush
             return EXIT_BROKEN_PIPE
         return EXIT_BROKEN_PIPE
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt:  # before a command started (importing, parsing)
+        print("modelpred: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

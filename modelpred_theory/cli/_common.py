@@ -54,6 +54,15 @@ nonneg_int = _number(int, 0)
 positive_float = _number(float, 0, strict=True)
 
 
+def seed_int(text: str) -> int:
+    """A seed in [0, 2**32 - 1] (numpy's and scikit-learn's 32-bit random_state)."""
+    v = nonneg_int(text)
+    if v > 2**32 - 1:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**32 - 1] = [0, "
+                                         f"{2**32 - 1}], got {text!r}")
+    return v
+
+
 def open_fraction(text: str) -> float:
     """A float strictly between 0 and 1."""
     v = _number(float)(text)
@@ -72,6 +81,25 @@ def fraction_list(text: str) -> list[float]:
         return [open_fraction(t) for t in parts]
     except argparse.ArgumentTypeError as exc:
         raise argparse.ArgumentTypeError(f"{exc} (in {text!r})") from None
+
+
+def column_list(text: str) -> list[str]:
+    """Comma-separated column names, e.g. ``age,income`` (spaces around names ignored)."""
+    cols = [t.strip() for t in text.split(",") if t.strip()]
+    if not cols:
+        raise argparse.ArgumentTypeError(f"must be comma-separated column names, got {text!r}")
+    if len(set(cols)) != len(cols):
+        raise argparse.ArgumentTypeError(f"column names repeat in {text!r}")
+    return cols
+
+
+def separator(text: str) -> str:
+    """One delimiter character; ``\\t`` and ``tab`` mean a tab."""
+    text = {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(text, text)
+    if len(text) != 1:
+        raise argparse.ArgumentTypeError(f"must be one character (e.g. ';' or '\\t'), got "
+                                         f"{text!r}")
+    return text
 
 
 def index_list(text: str) -> list[int]:
@@ -99,16 +127,19 @@ def index_list(text: str) -> list[int]:
     return out
 
 
+# The bundled data sets (``datasets.available()``; a test keeps the two equal, so that
+# --help and argument errors need no import of the library).
+BUNDLED = ("iris2", "breast_cancer", "wine", "digits", "diabetes")
+
+
 def dataset_name(text: str) -> str:
     """One of the bundled data sets (a file name gets a pointer to --data)."""
-    from .. import datasets
-
-    if text in datasets.available():
+    if text in BUNDLED:
         return text
     hint = (f"; for your own file use --data {text} --target COLUMN"
             if Path(text).suffix.lower() in (".csv", ".npz") else "")
     raise argparse.ArgumentTypeError(f"unknown data set {text!r}; choose from "
-                                     f"{', '.join(datasets.available())}{hint}")
+                                     f"{', '.join(BUNDLED)}{hint}")
 
 
 def data_file(text: str) -> Path:
@@ -126,12 +157,10 @@ def data_file(text: str) -> Path:
 def add_data_args(ap: argparse.ArgumentParser, default: str = "breast_cancer",
                   n_train: bool = True) -> None:
     """``--dataset`` | ``--data FILE --target COL``, ``--task``, ``--test-size``, ``--n-train``."""
-    from .. import datasets
-
     g = ap.add_argument_group("data")
     src = g.add_mutually_exclusive_group()
     src.add_argument("--dataset", default=None, type=dataset_name, metavar="NAME",
-                     help=f"a bundled data set: {', '.join(datasets.available())} "
+                     help=f"a bundled data set: {', '.join(BUNDLED)} "
                           f"(default {default})")
     src.add_argument("--data", type=data_file, default=None, metavar="FILE",
                      help="your own data: a .csv with a header row (needs --target) or an .npz "
@@ -146,6 +175,20 @@ def add_data_args(ap: argparse.ArgumentParser, default: str = "breast_cancer",
     if n_train:
         g.add_argument("--n-train", type=positive_int, default=None, metavar="N",
                        help="keep a stratified subsample of N training rows")
+    c = ap.add_argument_group("CSV files (with --data FILE.csv)")
+    cols = c.add_mutually_exclusive_group()
+    cols.add_argument("--features", type=column_list, default=None, metavar="COLS",
+                      help="comma-separated feature columns (default: every column but the "
+                           "target and identifier-like ones: id, *_id, row numbers, which are "
+                           "dropped with a warning unless listed here)")
+    cols.add_argument("--drop", type=column_list, default=None, metavar="COLS",
+                      help="comma-separated columns to leave out")
+    c.add_argument("--sep", type=separator, default=None, metavar="CHAR",
+                   help="field delimiter (default ','; e.g. ';' or '\\t')")
+    c.add_argument("--decimal", choices=(".", ","), default=None,
+                   help="decimal mark of the numbers (default '.'; ',' needs another --sep)")
+    c.add_argument("--encoding", default=None, metavar="NAME",
+                   help="text encoding of the file (default utf-8; e.g. latin-1, cp1252)")
     ap.set_defaults(_default_dataset=default)
 
 
@@ -169,8 +212,17 @@ def add_output_args(ap: argparse.ArgumentParser) -> None:
                    help="progress bars on stderr (default: on only when stderr is a terminal)")
 
 
+_CSV_FLAGS = {"features": "--features", "drop": "--drop", "sep": "--sep",
+              "decimal": "--decimal", "encoding": "--encoding"}
+
+
 def check_data_args(ap: argparse.ArgumentParser, args) -> None:
     """Flag combinations argparse cannot express (exit status 2 via ``ap.error``)."""
+    given = [flag for key, flag in _CSV_FLAGS.items() if getattr(args, key, None) is not None]
+    if given and (args.data is None or args.data.suffix.lower() != ".csv"):
+        ap.error(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for --data FILE.csv")
+    if getattr(args, "decimal", None) == "," and (getattr(args, "sep", None) or ",") == ",":
+        ap.error("--decimal , needs another field delimiter: add --sep ';' (or --sep '\\t')")
     if args.data is None:
         if args.target is not None:
             ap.error("--target is for --data FILE (a bundled --dataset has its own target)")
@@ -195,9 +247,14 @@ def load_data(args, n_train: int | None = None):
                 ds = datasets.load(args.dataset, seed=args.seed, test_size=args.test_size,
                                    n_train=n_train)
             else:
+                csv = {"features": getattr(args, "features", None),
+                       "drop": getattr(args, "drop", None),
+                       "delimiter": getattr(args, "sep", None),
+                       "decimal": getattr(args, "decimal", None),
+                       "encoding": getattr(args, "encoding", None)}
                 ds = datasets.load(args.data, seed=args.seed, test_size=args.test_size,
                                    n_train=n_train, target=args.target,
-                                   task=None if args.task == "auto" else args.task)
+                                   task=None if args.task == "auto" else args.task, **csv)
     except (ValueError, TypeError) as exc:
         raise CommandError(str(exc)) from None
     for w in caught:
@@ -292,8 +349,27 @@ def check_out_file(text: str | os.PathLike, flag: str = "--out",
 
 
 def write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (an interrupted write leaves no half file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def partial_path(path: Path, suffix: str | None = None) -> Path:
+    """``v.csv`` -> ``v.partial.csv``: where an interrupted run writes what it finished."""
+    return path.with_name(f"{path.stem}.partial{suffix or path.suffix}")
+
+
+class Interrupted(Exception):
+    """A command stopped by Ctrl-C after writing what it finished (exit status 130).
+
+    The message says what was finished, where it was written and how to resume.
+    """
 
 
 # ------------------------------------------------------------------------------ the context
@@ -307,6 +383,7 @@ class Context:
     json: bool = False
     quiet: bool = False
     progress: bool = False
+    argv: tuple = ()  # the command's own arguments (to print a resume command)
 
     def status(self, msg: str) -> None:
         """A status line on stderr (silenced by --quiet)."""
@@ -322,13 +399,13 @@ class Context:
         self.out.write(json.dumps(json_safe(obj), indent=1) + "\n")
 
 
-def make_context(prog: str, args, out: TextIO, err: TextIO) -> Context:
+def make_context(prog: str, args, out: TextIO, err: TextIO, argv=()) -> Context:
     quiet = bool(getattr(args, "quiet", False))
     progress = getattr(args, "progress", None)
     if progress is None:
         progress = (not quiet) and _isatty(err)
     return Context(prog, out, err, json=bool(getattr(args, "json", False)), quiet=quiet,
-                   progress=bool(progress))
+                   progress=bool(progress), argv=tuple(argv))
 
 
 def _isatty(stream) -> bool:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 from ._common import (
     CommandError,
     add_data_args,
@@ -25,6 +23,7 @@ from ._common import (
     model_targets,
     pick,
     positive_int,
+    seed_int,
     write_text,
 )
 
@@ -33,9 +32,13 @@ FULL = {"fractions": [0.01, 0.1, 0.3, 0.5, 0.7], "n_masks": 20, "n_train": None,
 QUICK = {"fractions": [0.1, 0.5], "n_masks": 3, "n_train": 80, "n_datamodel": 200}
 
 
-def _methods(text: str) -> list[str]:
-    from ..baselines import METHODS
+# The baselines of ``baselines.compare`` (METHODS there; a test keeps the two equal, so that
+# --help needs no import of the library).
+METHODS = ("influence", "influence2", "newton_step", "datamodel")
+DEFAULT_METHODS = METHODS
 
+
+def _methods(text: str) -> list[str]:
     names = [m.strip() for m in text.split(",") if m.strip()]
     bad = [m for m in names if m not in METHODS]
     if not names or bad:
@@ -52,8 +55,6 @@ def _datamodel_count(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ..baselines import DEFAULT_METHODS
-
     ap = argparse.ArgumentParser(
         prog="modelpred compare",
         description="Compare influence functions, the one-step Newton estimate and a linear "
@@ -74,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--certify", action="store_true",
                     help="also bound every method's parameter error with mpt.certify (no refit)"
                          " and report how often the bound is finite and covers the true error")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the split and the masks")
+    ap.add_argument("--seed", type=seed_int, default=0, help="seed of the split and the masks")
     ap.add_argument("--quick", action="store_true",
                     help="a small run (80-row pool, 3 masks per fraction, 0.1,0.5); explicit "
                          "flags win")
@@ -91,6 +92,8 @@ def validate(ap, args) -> None:
 
 
 def _masks(ds, learner, y, fractions, n_masks, seed):
+    import numpy as np
+
     from .. import subsets
 
     n = ds.n_train

@@ -20,10 +20,15 @@ from ._common import (
     load_data,
     positive_float,
     positive_int,
+    seed_int,
 )
 
 LEARNERS = ("auto", "logistic", "svm", "ridge")
 
+
+# What Ctrl-C keeps (printed by the dispatcher with exit status 130).
+INTERRUPTED_HINT = ("the exact labels finished so far stay in --cache-dir unless --no-cache was "
+                    "given: the same command resumes from them")
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
@@ -41,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--learner", choices=LEARNERS, default="auto",
                     help="auto: logistic (classification) / ridge (regression); svm: the "
                          "paper's squared-hinge SVM (penalised intercept, binary)")
-    ap.add_argument("--seed", type=int, default=0, help="seed of every random choice")
+    ap.add_argument("--seed", type=seed_int, default=0, help="seed of every random choice")
     ap.add_argument("--epochs", type=positive_int, default=None,
                     help="training epochs (overrides the --quick/full default)")
     ap.add_argument("--out", default="figures/output",

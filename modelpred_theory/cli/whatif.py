@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 from ._common import (
     CommandError,
     add_data_args,
@@ -26,6 +24,7 @@ from ._common import (
     load_data,
     make_learner,
     model_targets,
+    seed_int,
     write_text,
 )
 
@@ -51,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="exact refit (default), first-order influence, or one Newton step")
     ap.add_argument("--verify", action="store_true",
                     help="with an approximation: also refit exactly and report the true error")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the split")
+    ap.add_argument("--seed", type=seed_int, default=0, help="seed of the split")
     ap.add_argument("--out", default=None, metavar="FILE",
                     help="also write the full result (with theta) as JSON to FILE")
     add_output_args(ap)
@@ -69,6 +68,8 @@ def validate(ap, args) -> None:
 
 
 def _check_rows(ds, learner, y, remove, add):
+    import numpy as np
+
     for flag, rows, n, what in (("--remove", remove, ds.n_train, "training"),
                                 ("--add-from-test", add, ds.n_test, "test")):
         bad = [i for i in rows if i >= n]
@@ -101,6 +102,8 @@ def _metrics(learner, ds, theta, X, y) -> dict:
 
 def compute(args, ds, learner) -> dict:
     """Before/after parameters, metrics, and the certificate (see the module docstring)."""
+    import numpy as np
+
     from ..baselines import influence, newton_step
     from ..setfn import certify
 
@@ -124,7 +127,13 @@ def compute(args, ds, learner) -> dict:
         theta = influence(learner, X, Y, target[None], base_mask=base, theta_base=theta0)[0]
     else:
         theta = newton_step(learner, X, Y, target[None], base_mask=base, theta_base=theta0)[0]
-    bound = float(certify(learner, X, Y, target[None], theta[None])[0])
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:  # an infinite bound says why
+        warnings.simplefilter("always")
+        bound = float(certify(learner, X, Y, target[None], theta[None])[0])
+    why = [str(w.message).removeprefix("certify: ") for w in caught
+           if str(w.message).startswith("certify: ")]
     res = {"method": args.method, "removed": remove, "added_from_test": add,
            "n_train_before": ds.n_train, "n_train_after": int(target.sum()),
            "n_eval": int(held.size),
@@ -132,6 +141,7 @@ def compute(args, ds, learner) -> dict:
            "after": {**_metrics(learner, ds, theta, X_eval, y_eval), "theta": theta},
            "change_norm": float(np.linalg.norm(theta - theta0)),
            "certified_error_bound": bound,
+           "certificate_note": why[0] if why else None,
            "optimality_residual": float(learner.optimality_residual(theta, X, Y,
                                                                     target.astype(float)))}
     if args.verify:
@@ -155,6 +165,8 @@ def _table(res: dict, ds) -> str:
     lines.append(f"  ||theta_after - theta_before|| = {res['change_norm']:.4g}")
     lines.append(f"  certified bound on ||theta_after - theta(S)|| = "
                  f"{res['certified_error_bound']:.3g} (mpt.certify; inf: no certificate)")
+    if res.get("certificate_note"):
+        lines.append(f"  why no certificate: {res['certificate_note']}")
     if "true_error" in res:
         lines.append(f"  true error ||theta_after - theta(S)|| = {res['true_error']:.3g}")
     return "\n".join(lines)

@@ -45,7 +45,7 @@ _FILE_SUFFIXES = (".csv", ".npz")
 
 def load(name, seed: int = 0, test_size: float = 0.25, scale: bool = True,
          n_train: int | None = None, *, target: str | None = None, task: str | None = None,
-         standardize: bool = True) -> Dataset:
+         standardize: bool = True, **csv_options) -> Dataset:
     """A bundled data set by name, or a user's .csv/.npz file, as a deterministic split.
 
     Parameters
@@ -66,6 +66,9 @@ def load(name, seed: int = 0, test_size: float = 0.25, scale: bool = True,
         None infers it (see :func:`.own.from_arrays`).
     standardize : bool, default=True
         Files only (the bundled data are always standardised).
+    **csv_options
+        CSV files only: ``features``, ``drop``, ``delimiter``, ``decimal``, ``encoding`` of
+        :func:`.own.from_csv`.
 
     Returns
     -------
@@ -74,16 +77,24 @@ def load(name, seed: int = 0, test_size: float = 0.25, scale: bool = True,
         loss_i(theta) + lam/2 ||P theta||^2.
     """
     if isinstance(name, (str, os.PathLike)) and str(name) in available():
-        if target is not None or task is not None or standardize is not True:
-            raise ValueError(f"target=, task= and standardize= are for files, not for the "
+        if target is not None or task is not None or standardize is not True or csv_options:
+            raise ValueError(f"target=, task=, standardize= and the CSV options are for files, "
+                             f"not for the "
                              f"bundled data set {str(name)!r}")
         return load_bundled(str(name), seed=seed, test_size=test_size, scale=scale,
                             n_train=n_train)
     if isinstance(name, (str, os.PathLike)) and Path(str(name)).suffix.lower() in _FILE_SUFFIXES:
         if not isinstance(scale, bool):
             raise TypeError(f"scale must be True or False, got {scale!r}")
+        allowed = {"features", "drop", "delimiter", "decimal", "encoding"}
+        unknown = sorted(set(csv_options) - allowed)
+        if unknown:
+            raise TypeError(f"load() got unexpected keyword arguments {unknown}")
+        csv_options = {k: v for k, v in csv_options.items() if v is not None}
+        if csv_options and Path(str(name)).suffix.lower() != ".csv":
+            raise ValueError(f"{sorted(csv_options)} are for CSV files, not {str(name)!r}")
         return from_file(name, target, seed=seed, test_size=test_size,
                          scale="unit_ball" if scale else None, n_train=n_train, task=task,
-                         standardize=standardize)
+                         standardize=standardize, **csv_options)
     raise ValueError(f"name must be one of {available()} or a path to a .csv or .npz file, "
                      f"got {name!r}")

@@ -77,6 +77,10 @@ def _subsample(idx_tr, y, n_train, classification, n_classes, seed, what):
     return idx_tr
 
 
+# Largest seed of the split: scikit-learn's random_state takes 32-bit seeds.
+MAX_SEED = 2**32 - 1
+
+
 def prepare(X: np.ndarray, y: np.ndarray, *, classification: bool, n_classes: int, seed: int,
             test_size: float, n_train: int | None, standardize: bool, scale: bool,
             what: str) -> Prepared:
@@ -105,6 +109,10 @@ def prepare(X: np.ndarray, y: np.ndarray, *, classification: bool, n_classes: in
     """
     from sklearn.model_selection import train_test_split
 
+    if not isinstance(seed, int | np.integer) or isinstance(seed, bool) \
+            or not 0 <= int(seed) <= MAX_SEED:
+        raise ValueError(f"seed must be an integer in [0, 2**32 - 1] (scikit-learn's "
+                         f"random_state of the split), got {seed!r}")
     idx = np.arange(X.shape[0])
     try:
         idx_tr, idx_te = train_test_split(idx, test_size=test_size, random_state=seed,

@@ -12,6 +12,7 @@ the SUM objective ``F_S(theta) = sum_{i in S} w_i loss_i(theta) + lam/2 ||P thet
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -23,7 +24,8 @@ from ._dataset import Dataset
 from ._labels import as_target, check_class_counts, infer_task
 from ._split import check_test_size, prepare
 
-__all__ = ["from_arrays", "from_csv", "from_dataframe", "from_file", "from_npz"]
+__all__ = ["drop_identifiers", "from_arrays", "from_csv", "from_dataframe", "from_file",
+           "from_npz"]
 
 MIN_ROWS = 4
 # Slack on the unit-ball test of unscaled rows. Reason: rows scaled elsewhere to norm 1 come
@@ -51,6 +53,10 @@ def _features(X: object, feature_names) -> np.ndarray:
 
     def col(j):
         return repr(feature_names[j]) if feature_names is not None else str(j)
+
+    if arr.dtype.kind in ("m", "M"):
+        raise ValueError(f"X holds dates/times (dtype {arr.dtype}); datetimes are refused "
+                         "(they would become nanosecond counts): derive numeric features")
 
     if arr.dtype.kind not in "biuf":
         out = np.empty(arr.shape, dtype=np.float64)
@@ -207,14 +213,35 @@ def _warn_outside_ball(X_train: np.ndarray, name: str) -> None:
             "infinite (pass scale='unit_ball')", UserWarning, stacklevel=3)
 
 
-def _select(columns: list[str], target: str, features, where: str) -> list[str]:
+def _select(columns: list[str], target: str, features, where: str, drop=None) -> list[str]:
     if not isinstance(target, str):
         raise TypeError(f"target must be a column name (str), got {target!r}")
     if target not in columns:
+        hint = ""
+        if len(columns) == 1 and any(s in columns[0] for s in (";", "\t", "|")):
+            sep = next(s for s in (";", "\t", "|") if s in columns[0])
+            hint = (f" (one column whose name holds {sep!r}: the file is probably delimited "
+                    f"by {sep!r}; pass delimiter={sep!r}, --sep {sep!r} on the command line)")
         raise ValueError(f"target column {target!r} not found in {where}; columns are "
-                         f"{columns}")
+                         f"{columns}{hint}")
+    if drop is not None:
+        if isinstance(drop, str) or not all(isinstance(c, str) for c in drop):
+            raise TypeError("drop must be a list of column names")
+        drop = list(drop)
+        missing = [c for c in drop if c not in columns]
+        if missing:
+            raise ValueError(f"drop: columns {missing} not found in {where}; columns are "
+                             f"{columns}")
+        if target in drop:
+            raise ValueError(f"drop contains the target column {target!r}")
+        if features is not None:
+            raise ValueError("pass features= (the columns to keep) or drop= (the columns to "
+                             "leave out), not both")
     if features is None:
-        return [c for c in columns if c != target]
+        out = [c for c in columns if c != target and c not in (drop or ())]
+        if not out:
+            raise ValueError(f"no feature column is left in {where} after dropping {drop}")
+        return out
     if isinstance(features, str) or not all(isinstance(f, str) for f in features):
         raise TypeError("features must be a list of column names")
     features = list(features)
@@ -228,16 +255,26 @@ def _select(columns: list[str], target: str, features, where: str) -> list[str]:
     return features
 
 
-def from_dataframe(df, target: str, *, features=None, **kwargs) -> Dataset:
+def from_dataframe(df, target: str, *, features=None, drop=None, **kwargs) -> Dataset:
     """A Dataset from a pandas DataFrame: column ``target`` is y, the others (or ``features``)
     are X. Keyword arguments are those of :func:`from_arrays` (sum convention as there).
+
+    Parameters
+    ----------
+    features : list of str, optional
+        The feature columns. None: every column but the target, the ``drop`` columns and the
+        identifier-like columns (see :func:`drop_identifiers`), which are dropped with a
+        UserWarning naming them (list them here to keep them).
+    drop : list of str, optional
+        Columns left out (with ``features=None``).
 
     Raises
     ------
     ValueError
         Missing target/feature columns, non-numeric feature columns (named, with the first
-        offending row), missing values (row and column named), and everything
-        :func:`from_arrays` refuses.
+        offending row), datetime columns (named), missing values (row and column named), and
+        everything :func:`from_arrays` refuses. Nullable integer / float / boolean columns
+        (``Int64``, ``Float64``, ``boolean``) without missing values are accepted.
     """
     try:
         import pandas as pd
@@ -249,7 +286,14 @@ def from_dataframe(df, target: str, *, features=None, **kwargs) -> Dataset:
     if len(set(columns)) != len(columns):
         raise ValueError("df has repeated column names")
     df = df.set_axis(columns, axis=1)
-    features = _select(columns, target, features, "df")
+    explicit = features is not None
+    features = _select(columns, target, features, "df", drop)
+    for c in features:
+        kind = df[c].dtype.kind if isinstance(df[c].dtype, np.dtype) else ""
+        if kind in ("m", "M") or isinstance(df[c].dtype, pd.DatetimeTZDtype):
+            raise ValueError(f"feature column {c!r} holds dates/times (dtype {df[c].dtype}); "
+                             "datetimes are refused (they would become nanosecond counts): "
+                             "derive numeric features from it or leave it out (drop=)")
     Xdf = df[features]
     for c in features:
         col = Xdf[c]
@@ -266,7 +310,13 @@ def from_dataframe(df, target: str, *, features=None, **kwargs) -> Dataset:
     if yser.isna().any():
         i = int(np.flatnonzero(yser.isna().to_numpy())[0])
         raise ValueError(f"target column {target!r} has a missing value at row {i}")
+    if pd.api.types.is_extension_array_dtype(yser.dtype) and (
+            pd.api.types.is_numeric_dtype(yser.dtype) or pd.api.types.is_bool_dtype(yser.dtype)):
+        yser = pd.Series(yser.to_numpy(dtype=yser.dtype.numpy_dtype), name=target)
     X = Xdf.apply(pd.to_numeric).to_numpy(dtype=np.float64)
+    if not explicit:
+        keep = drop_identifiers(X, features, "df")
+        X, features = X[:, keep], [features[j] for j in keep]
     kwargs.setdefault("name", "dataframe")
     return from_arrays(X, yser.to_numpy(), feature_names=features, target_name=target, **kwargs)
 
@@ -284,23 +334,94 @@ def _check_path(path, suffix: str) -> Path:
     return p
 
 
-def from_csv(path, target: str, *, features=None, delimiter: str = ",", **kwargs) -> Dataset:
+def from_csv(path, target: str, *, features=None, drop=None, delimiter: str = ",",
+             decimal: str = ".", encoding: str = "utf-8", **kwargs) -> Dataset:
     """A Dataset from a CSV file with a header row: column ``target`` is y, the other columns
     (or ``features``) are X. Keyword arguments are those of :func:`from_arrays`.
 
+    Parameters
+    ----------
+    path : path to a .csv file
+    target : str
+    features : list of str, optional
+        The feature columns. None: every column but the target, the ``drop`` columns and the
+        identifier-like ones (:func:`drop_identifiers`: named ``id`` / ``*_id``, or strictly
+        increasing integers), which are dropped with a UserWarning (list them to keep them).
+    drop : list of str, optional
+        Columns to leave out (with ``features=None``).
+    delimiter : str, default=","
+        One character (``";"``, ``"\t"``, ...).
+    decimal : {".", ","}, default="."
+        The decimal mark of the numbers (``","`` for 1,5; then the delimiter is not ",").
+    encoding : str, default="utf-8"
+        The file's text encoding (a UTF-8 byte-order mark is skipped).
+
     Messages name the file, the column and the line of any problem (empty file, no data rows,
-    ragged rows, missing target column, non-numeric feature, missing value). No pandas needed.
+    ragged rows, missing target column, non-numeric feature, dates, missing value) and suggest
+    ``delimiter`` / ``decimal`` when the file looks like it needs them. No pandas needed.
     Models fitted on the result follow the sum convention of :func:`from_arrays`.
     """
     p = _check_path(path, ".csv")
-    header, cols, lines = read_csv(p, delimiter)
-    features = _select(header, target, features, p.name)
-    X, y = _csv_arrays(p.name, cols, lines, features, target)
+    if decimal not in (".", ","):
+        raise ValueError(f"decimal must be '.' or ',', got {decimal!r}")
+    if decimal == delimiter:
+        raise ValueError(f"decimal and delimiter are both {decimal!r}; a decimal-comma file "
+                         "needs another delimiter, e.g. delimiter=';'")
+    header, cols, lines = read_csv(p, delimiter, encoding)
+    explicit = features is not None
+    features = _select(header, target, features, p.name, drop)
+    X, y = _csv_arrays(p.name, cols, lines, features, target, decimal)
+    if not explicit:
+        keep = drop_identifiers(X, features, p.name)
+        X, features = X[:, keep], [features[j] for j in keep]
     kwargs.setdefault("name", p.name)
     return from_arrays(X, y, feature_names=features, target_name=target, **kwargs)
 
 
-def _csv_arrays(fname: str, cols: dict, lines: list[int], features: list[str], target: str):
+# Cells that look like dates or times (ISO 8601, d/m/y, m/d/y): refused by name.
+_DATETIME = re.compile(r"^\s*(\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d*)?)?"
+                       r"(Z|[+-]\d{2}:?\d{2})?)?|\d{1,2}[/.]\d{1,2}[/.]\d{2,4}"
+                       r"( \d{1,2}:\d{2}(:\d{2})?)?|\d{1,2}:\d{2}(:\d{2})?)\s*$")
+_DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d*,\d+([eE][-+]?\d+)?\s*$")
+# Column names read as row identifiers (besides names ending in "_id").
+_ID_NAMES = frozenset({"id", "index", "row_id", "rowid", "unnamed: 0"})
+# Fewest rows for "strictly increasing integers" to read as a row number (not a coincidence).
+_ID_MIN_ROWS = 10
+
+
+def drop_identifiers(X: np.ndarray, names: list[str], where: str) -> list[int]:
+    """Indices of the columns to keep: identifier-like columns are dropped with a warning.
+
+    A column is identifier-like when it is named like one (``id``, ``index``, ``*_id``, any
+    case) or holds integers that strictly increase down the rows (a row number; 10 rows or
+    more). Such a
+    column would enter the model as a feature and value rows by their position. Pass
+    ``features=[...]`` to keep one.
+    """
+    keep, dropped = [], []
+    for j, name in enumerate(names):
+        col = X[:, j]
+        low = name.strip().lower()
+        if low in _ID_NAMES or low.endswith("_id"):
+            dropped.append(f"{name!r} (named like an identifier)")
+        elif col.size >= 3 and np.all(col == np.round(col)) and np.all(np.diff(col) > 0):
+            dropped.append(f"{name!r} (strictly increasing integers: a row number)")
+        else:
+            keep.append(j)
+    if dropped and not keep:  # nothing else to learn from: keep them, but say so
+        warnings.warn(f"{where}: every feature column looks like a row identifier "
+                      f"({', '.join(dropped)}); they are kept as features, but a model of row "
+                      f"numbers values rows by their position", UserWarning, stacklevel=3)
+        return list(range(len(names)))
+    if dropped:
+        warnings.warn(f"{where}: dropped identifier-like column(s) {', '.join(dropped)}; "
+                      f"list the columns in features= (--features) to keep them",
+                      UserWarning, stacklevel=3)
+    return keep
+
+
+def _csv_arrays(fname: str, cols: dict, lines: list[int], features: list[str], target: str,
+                decimal: str = "."):
     n = len(cols[target])
     X = np.empty((n, len(features)))
     for j, c in enumerate(features):
@@ -309,11 +430,18 @@ def _csv_arrays(fname: str, cols: dict, lines: list[int], features: list[str], t
                 raise ValueError(f"{fname}: feature column {c!r} has a missing value "
                                  f"({cell.strip()!r}) at line {lines[i]} (data row {i})")
             try:
-                X[i, j] = float(cell)
+                X[i, j] = float(cell.replace(",", ".") if decimal == "," else cell)
             except ValueError:
+                if _DATETIME.match(cell):
+                    raise ValueError(f"{fname}: feature column {c!r} holds dates/times (line "
+                                     f"{lines[i]}: {cell.strip()!r}); datetimes are refused: "
+                                     "derive numeric features from it or leave it out "
+                                     "(drop=[...], --drop)") from None
+                hint = ("; it looks like a decimal comma: pass decimal=',' (--decimal ,)"
+                        if decimal == "." and _DECIMAL_COMMA.match(cell) else
+                        "; encode it as numbers or leave it out (drop=[...], --drop)")
                 raise ValueError(f"{fname}: feature column {c!r} is not numeric: line {lines[i]} "
-                                 f"(data row {i}) holds {cell!r}; encode it as numbers or leave "
-                                 "it out (features=[...])") from None
+                                 f"(data row {i}) holds {cell!r}{hint}") from None
             if not np.isfinite(X[i, j]):
                 raise ValueError(f"{fname}: feature column {c!r} has a missing or non-finite "
                                  f"value {cell!r} at line {lines[i]} (data row {i})")
@@ -322,6 +450,8 @@ def _csv_arrays(fname: str, cols: dict, lines: list[int], features: list[str], t
     if empty:
         raise ValueError(f"{fname}: target column {target!r} has a missing value at line "
                          f"{lines[empty[0]]} (data row {empty[0]})")
+    if decimal == ",":
+        cells = [c.replace(",", ".") if _DECIMAL_COMMA.match(c) else c for c in cells]
     for kind in (int, float):
         try:
             y = np.array([kind(c) for c in cells])
@@ -329,6 +459,9 @@ def _csv_arrays(fname: str, cols: dict, lines: list[int], features: list[str], t
         except ValueError:
             continue
     else:
+        if decimal == "." and all(_DECIMAL_COMMA.match(c) for c in cells):
+            raise ValueError(f"{fname}: target column {target!r} holds numbers with a decimal "
+                             f"comma ({cells[0]!r}); pass decimal=',' (--decimal ,)")
         y = np.array(cells, dtype=str)
     if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
         i = int(np.flatnonzero(~np.isfinite(y))[0])

@@ -24,7 +24,8 @@ from ..learners.tensors import augment, host, packed_outer_or_none, resolve_devi
 from ..learners.validation import check_theta, check_weight_matrix
 from ._verified import _EPS, _MARGIN, _quadratic_bound, _solve_increasing, certified_lambda_min
 
-__all__ = ["certificate_summary", "certified_lambda_min", "certify", "gsc_constant"]
+__all__ = ["certificate_summary", "certified_lambda_min", "certify", "gsc_constant",
+           "infinite_reason"]
 
 # Memory budget (bytes) per chunk of predictions.
 _CHUNK_BYTES = 128 * 2**20
@@ -329,6 +330,11 @@ def certify(learner, X, y, masks, thetas_hat, return_details: bool = False, *,
     bounds = out.pop("bounds")
     if ctx.u is not None:
         bounds = np.sqrt(bounds**2 + out["gauge"] ** 2)
+    reason = infinite_reason(bounds, out["R"], method)
+    if reason is not None:  # never an unexplained inf
+        import warnings
+
+        warnings.warn(f"certify: {reason}", UserWarning, stacklevel=2)
     if return_details:
         return bounds, {**out, "method": method}
     return bounds
@@ -336,6 +342,38 @@ def certify(learner, X, y, masks, thetas_hat, return_details: bool = False, *,
 
 # R above this makes the self-concordance constant M = c R the likely cause of infinite bounds
 _FAR_R = 3.0
+
+
+def infinite_reason(bounds, R=None, method: str | None = None) -> str | None:
+    """Why some certificates are infinite (None when every bound is finite).
+
+    Parameters
+    ----------
+    bounds : ndarray of shape (k,)
+    R : ndarray of shape (k,), optional
+        max_{i in S} ||[x_i, 1]|| of each subset (``certify`` details).
+    method : str, optional
+        ``certify``'s method.
+    """
+    fin = np.isfinite(bounds)
+    if fin.all():
+        return None
+    n_inf = int((~fin).sum())
+    what = f"{n_inf} of {fin.size} bounds are infinite"
+    if method == "none":
+        return (f"{what}: this learner setting has no certificate (squared hinge with an "
+                "unpenalised intercept); use penalize_intercept=True")
+    if method == "exact-quadratic":
+        return (f"{what}: the Hessian H_S is numerically singular there (no positive smallest "
+                "eigenvalue can be certified); increase lam or penalise the intercept")
+    if R is not None and np.median(R[~fin]) > _FAR_R:
+        return (f"{what} and their subsets have rows far outside the unit ball (median R = "
+                f"max ||[x_i, 1]|| = {np.median(R[~fin]):.3g}): the self-concordance constant "
+                "grows with R; scale X so that every row has norm <= 1 "
+                "(datasets.load(scale=True), or X / max_i ||x_i||), or penalise the intercept")
+    return (f"{what}: the optimality residual is too large for the local curvature "
+            "(M ||g|| >= mu_L, THEORY.md 3.4): those predictions are too far from theta(S) to "
+            "certify")
 
 
 def certificate_summary(bounds, true_errors, *, R=None, method: str | None = None) -> dict:
@@ -378,22 +416,7 @@ def certificate_summary(bounds, true_errors, *, R=None, method: str | None = Non
     ok = fin & (t > 0)
     ratio = b[ok] / t[ok]
     q = (lambda a: None) if ratio.size == 0 else (lambda a: float(np.quantile(ratio, a)))
-    reason = None
-    if not fin.all():
-        n_inf = int((~fin).sum())
-        if method == "none":
-            reason = (f"{n_inf} bounds are infinite: this learner setting has no certificate "
-                      "(squared hinge with an unpenalised intercept); use "
-                      "penalize_intercept=True")
-        elif R is not None and np.median(R[~fin]) > _FAR_R:
-            reason = (f"{n_inf} bounds are infinite and their subsets have rows far outside the "
-                      f"unit ball (median R = max ||[x_i, 1]|| = {np.median(R[~fin]):.3g}): "
-                      "the self-concordance constant grows with R; scale X so that every row "
-                      "has norm <= 1 (datasets.load(scale=True), or X / max_i ||x_i||)")
-        else:
-            reason = (f"{n_inf} bounds are infinite: the optimality residual is too large for "
-                      "the local curvature (M ||g|| >= mu_L, THEORY.md 3.4): those predictions "
-                      "are too far from theta(S) to certify")
+    reason = infinite_reason(b, R, method)
     return {
         "n": int(b.size),
         "coverage": float(np.mean(b >= t)),
