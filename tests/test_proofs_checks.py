@@ -10,7 +10,7 @@ import pytest
 from modelpred_theory import checks, cli
 
 NAMES = sorted(checks.find_checks())
-KINDS = {"tight", "loose", "identity", "rate", "empirical"}
+KINDS = {"tight", "loose", "identity", "rate", "empirical", "regression"}
 
 
 def test_every_statement_has_a_check():
@@ -36,8 +36,15 @@ def test_check_passes_in_quick_mode(name, tmp_path, capsys):
         assert c["kind"] in KINDS
         for key in ("measured", "bound", "ratio"):
             assert c[key] is None or (isinstance(c[key], float) and math.isfinite(c[key]))
-        if c["measured"] is not None and c["bound"] not in (None, 0.0):
-            assert c["ratio"] == pytest.approx(c["measured"] / c["bound"])
+        # one meaning of the ratio (checks.RATIO_MEANING): the share of the allowance used
+        m, b, rel = c["measured"], c["bound"], c["relation"]
+        if m is not None and b is not None:
+            if rel in ("<=", "<") and b > 0:
+                assert c["ratio"] == pytest.approx(m / b)
+            elif rel in (">=", ">") and m > 0:
+                assert c["ratio"] == pytest.approx(b / m)
+        if c["ratio"] is not None:  # a PASS never reports more than its allowance
+            assert c["ratio"] <= 1.0 + 1e-9, c
     # every loose (constant-form) bound stands beside a tight one in the same check
     kinds = [c["kind"] for c in res["claims"]]
     if "loose" in kinds:
@@ -92,3 +99,31 @@ def test_runner_reports_failures(monkeypatch, tmp_path):
 
     monkeypatch.setattr(checks, "_load", fake_load)
     assert cli.main(["check", "stability", "--no-plot", "--out", str(tmp_path)]) == 1
+
+
+def test_check_command_defaults_to_quick():
+    """`modelpred check` with no mode flag runs the quick checks (a store_false --quick once made
+    full the default); --quick and --full select explicitly."""
+    from modelpred_theory.cli import check as check_cli
+
+    ap = check_cli.build_parser()
+    assert ap.parse_args([]).full is False
+    assert ap.parse_args(["--quick"]).full is False
+    assert ap.parse_args(["--full"]).full is True
+
+
+def test_ratio_has_one_meaning():
+    """The ratio is the share of the allowance used for every relation (<= 1 iff satisfied)."""
+    from proofs_checks._common import ratio
+
+    assert ratio(0.5, 2.0, "<=") == 0.25 and ratio(3.0, 2.0, "<=") == 1.5
+    assert ratio(4.0, 2.0, ">=") == 0.5 and ratio(1.0, 2.0, ">=") == 2.0
+    assert ratio(-0.95, -1.0, "~", 0.1) == pytest.approx(0.5)
+    assert ratio(149, 149, "==") == 0.0 and ratio(120, 149, "==") == 58.0
+    with pytest.raises(ValueError, match="tol"):
+        ratio(1.0, 1.0, "~")
+
+
+def test_table_states_the_ratio_meaning(tmp_path):
+    (res,) = checks.run_checks(["jacobian_rank"], out=str(tmp_path), plot=False)
+    assert checks.format_table([res]).splitlines()[0] == checks.RATIO_MEANING
