@@ -17,9 +17,10 @@ def test_every_statement_has_a_check():
     expected = {"check_ridge_decomposition", "check_stability", "check_certificate",
                 "check_influence_rates", "check_regularisation", "check_latent_dimension",
                 "check_newton_influence", "check_rank_floor", "check_size_floor",
-                "check_jacobian_rank", "check_moved_points"}
+                "check_jacobian_rank", "check_moved_points", "check_approximation_rates",
+                "check_value_floor", "check_subset_learning", "check_classical_rates"}
     assert expected <= set(NAMES)
-    assert len(NAMES) >= 11
+    assert len(NAMES) >= 15
 
 
 @pytest.mark.torch
