@@ -128,3 +128,21 @@ def test_ratio_has_one_meaning():
 def test_table_states_the_ratio_meaning(tmp_path):
     (res,) = checks.run_checks(["jacobian_rank"], out=str(tmp_path), plot=False)
     assert checks.format_table([res]).splitlines()[0] == checks.RATIO_MEANING
+
+
+@pytest.mark.slow
+def test_approximation_map_figure_quick(tmp_path):
+    """figures/approximation_map.py (statement 15's map) in quick mode: the laws' constants are
+    fitted, every measured certificate covers its error, and both files are written."""
+    from modelpred_theory._scripts import load_script, script_dir
+
+    mod = load_script(script_dir("figures") / "approximation_map.py")
+    res = mod.main(["--quick", "--out", str(tmp_path)])
+    assert (tmp_path / "approximation_map.png").stat().st_size > 1000
+    assert json.loads((tmp_path / "approximation_map.json").read_text()) == res
+    for p in res["points"]:
+        for method in ("influence", "newton"):
+            assert p[method]["coverage"] == 1.0
+        # the Newton step is the more accurate of the two (Theorem 7.1, statement 15)
+        assert p["newton"]["rel_error"] < p["influence"]["rel_error"]
+    assert 0 < res["constants"]["a_newton"] and 0 < res["constants"]["a_influence"]
