@@ -6,9 +6,10 @@ directory), imports every script with importlib and runs it in quick mode (defau
 mode. ``run_checks`` never writes to stdout (progress and per-claim lines go to stderr, and only
 when asked) and writes figures only under the ``out`` folder it is given (default
 ``./modelpred_check_output`` in the current working directory). Every claim in the returned
-dicts carries ``measured``, ``bound`` and ``ratio`` = measured / bound (JSON-safe: None where not
-finite). The checks compare parameters under the sum convention F_S(theta) = sum_{i in S} w_i
-loss_i(theta) + lam/2 ||P theta||^2 (see each script).
+dicts carries ``measured``, ``bound`` and ``ratio`` with one meaning, ``RATIO_MEANING``: the share
+of the claim's allowance used (<= 1 on every PASS; JSON-safe: None where undefined). The checks
+compare parameters under the sum convention F_S(theta) = sum_{i in S} w_i loss_i(theta) + lam/2 ||P
+theta||^2 (see each script).
 """
 
 from __future__ import annotations
@@ -21,9 +22,14 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["DEFAULT_OUT_NAME", "find_checks", "format_table", "proofs_dir", "run_checks"]
+__all__ = ["DEFAULT_OUT_NAME", "RATIO_MEANING", "find_checks", "format_table", "proofs_dir",
+           "run_checks"]
 
 DEFAULT_OUT_NAME = "modelpred_check_output"
+# The one meaning of every claim's ratio (proofs_checks._common.ratio computes it).
+RATIO_MEANING = ("ratio = share of the claim's allowance used, <= 1 on every PASS: "
+                 "measured / bound for <=, bound / measured for >=, "
+                 "|measured - bound| / tolerance for ~ and ==")
 
 
 def proofs_dir() -> Path:
@@ -90,7 +96,7 @@ def run_checks(names=None, *, full: bool = False, seed: int = 0, out: str | None
     list of dict
         Per check: ``check``, ``statement``, ``passed``, ``n_claims``, ``n_passed``,
         ``seconds``, ``figure`` and ``claims``, each claim a dict with ``name``, ``measured``,
-        ``bound``, ``ratio`` (measured / bound), ``relation``, ``kind``, ``passed``, ``note``.
+        ``bound``, ``ratio`` (``RATIO_MEANING``), ``relation``, ``kind``, ``passed``, ``note``.
         A check that raises is recorded as FAIL with its error message. Nothing is written to
         stdout: anything a check prints is sent to stderr (or dropped when ``quiet``).
     """
@@ -140,6 +146,8 @@ def format_table(results: list[dict], *, claims: bool = True) -> str:
     """Human-readable summary: one line per check, and per claim measured / bound / ratio."""
     w = max(len(r["check"]) for r in results)
     lines = [f"{'check':<{w}}  {'claims':>7}  {'time':>7}  result", "-" * (w + 28)]
+    if claims or not all(r["passed"] for r in results):
+        lines.insert(0, RATIO_MEANING)
     for r in results:
         tag = "PASS" if r["passed"] else "FAIL"
         extra = f"  ({r['error']})" if r.get("error") else ""

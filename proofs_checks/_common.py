@@ -4,12 +4,17 @@ No math lives here: every quantity a check measures comes from the library (lear
 objective / gradient / Hessian, ``certify``) or from the check script itself.
 
 A claim records a number that was **measured**, the **bound** (or predicted value) it is
-compared with, their **ratio** measured / bound, the relation that must hold and the claim's
+compared with, the relation that must hold, the **ratio** (one meaning for every claim: the
+share of the claim's allowance that was used, so ratio <= 1 for every PASS; see ``ratio``) and
+the claim's
 kind: ``"tight"`` (a data-dependent bound expected to be within a factor 10, ratio >= 0.1),
 ``"loose"`` (a constant-form bound reported beside a tight one), ``"identity"`` (an equality to
 rounding: the measured number is a relative error, the bound its tolerance), ``"rate"`` (a
 log-log slope against its predicted value) or ``"empirical"`` (a measured behaviour of trained
-networks, not a theorem). Nothing is printed to stdout: claims go to stderr, and only when the
+networks, not a theorem) or ``"regression"`` (holds by construction, e.g. Eckart-Young or a lookup
+table reproducing itself: kept as a regression test of the code, never counted as evidence for
+a statement; every statement also has a claim of another kind that an error would break).
+Nothing is printed to stdout: claims go to stderr, and only when the
 check is not ``--quiet``.
 """
 
@@ -24,9 +29,35 @@ from pathlib import Path
 
 import numpy as np
 
+from modelpred_theory.checks import RATIO_MEANING  # noqa: F401 - the header's sentence
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT_NAME = "modelpred_check_output"  # default output folder, created in the working directory
-KINDS = ("tight", "loose", "identity", "rate", "empirical")
+KINDS = ("tight", "loose", "identity", "rate", "empirical", "regression")
+RELATIONS = ("<=", "<", ">=", ">", "~", "==")
+
+
+def ratio(measured, bound, relation: str, tol: float | None = None) -> float | None:
+    """The one meaning of the ratio column: the share of the claim's allowance that was used.
+
+    ``measured / bound`` for "<=" and "<", ``bound / measured`` for ">=" and ">" (so ratio <= 1
+    iff the inequality holds, and a tight bound has ratio near 1), and ``|measured - bound| /
+    tol`` for "~" (a rate or a value within a tolerance band) and "==" (``tol`` defaults to 0.5
+    there: an integer equality). None where undefined (a missing value, a zero denominator).
+    """
+    if measured is None or bound is None:
+        return None
+    if relation in ("<=", "<"):
+        return _finite_or_none(measured / bound) if bound > 0 else None
+    if relation in (">=", ">"):
+        return _finite_or_none(bound / measured) if measured > 0 else None
+    if tol is None:
+        if relation == "~":
+            raise ValueError("a '~' claim needs tol (the half-width of its band)")
+        tol = 0.5
+    if tol <= 0:
+        return 0.0 if measured == bound else None
+    return _finite_or_none(abs(measured - bound) / tol)
 
 
 def parse_args(argv, description: str) -> argparse.Namespace:
@@ -93,20 +124,20 @@ class Report:
     t0: float = field(default_factory=time.perf_counter)
 
     def add(self, name: str, measured, bound, passed: bool, *, relation: str = "<=",
-            kind: str = "tight", note: str = "") -> bool:
-        """Record one claim; ``ratio = measured / bound`` (None where undefined)."""
+            kind: str = "tight", note: str = "", tol: float | None = None) -> bool:
+        """Record one claim with its ratio (see ``ratio``); ``tol`` is required for "~"."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        if relation not in RELATIONS:
+            raise ValueError(f"relation must be one of {RELATIONS}, got {relation!r}")
         m, b = _finite_or_none(measured), _finite_or_none(bound)
-        ratio = None
-        if m is not None and b not in (None, 0.0):
-            ratio = _finite_or_none(m / b)
-        c = Claim(name, m, b, ratio, relation, kind, bool(passed), str(note))
+        c = Claim(name, m, b, ratio(m, b, relation, tol), relation, kind, bool(passed),
+                  str(note))
         self.claims.append(c)
         if not self.quiet:
             tag = "PASS" if c.passed else "FAIL"
             print(f"  [{tag}] ({kind}) {c.name}\n         measured {_fmt(m)}  {relation}  "
-                  f"bound {_fmt(b)}   ratio {_fmt(ratio)}"
+                  f"bound {_fmt(b)}   ratio {_fmt(c.ratio)}"
                   + (f"\n         {c.note}" if c.note else ""), file=sys.stderr)
         return c.passed
 

@@ -191,7 +191,7 @@ def main(argv=None) -> dict:
         B = approximations(learner, X, y, w_S, eps[:, None] * G[None])
         s_if = loglog_slope(B["g"], B["err_if"])
         rep.add(f"{name}: influence error vs ||g_G|| (remove eps in [1e-3, 0.1] of a group)",
-                s_if, 2.0, 1.8 <= s_if <= 2.2, relation="~", kind="rate",
+                s_if, 2.0, 1.8 <= s_if <= 2.2, relation="~", tol=0.2, kind="rate",
                 note="log-log slope; band [1.8, 2.2]")
         if learner.name == "ridge":
             e = float(B["err_newton"].max() / max(1.0, np.abs(B["truth"]).max()))
@@ -200,7 +200,7 @@ def main(argv=None) -> dict:
         else:
             s_n = loglog_slope(B["g"], B["err_newton"])
             rep.add(f"{name}: Newton-step error vs ||g_G||", s_n, 2.0, 1.8 <= s_n <= 2.2,
-                    relation="~", kind="rate", note="log-log slope; band [1.8, 2.2]")
+                    relation="~", tol=0.2, kind="rate", note="log-log slope; band [1.8, 2.2]")
         figdata[name]["frac"] = B
         if learner.name == "ridge":
             continue
@@ -221,9 +221,10 @@ def main(argv=None) -> dict:
         s1, s2 = loglog_slope(lams, med_if), loglog_slope(lams, med_n)
         rep.add(f"{name}: LOO influence error vs lam in [{lams[0]:.3g}, {lams[-1]:.3g}] "
                 "(10..300 x data curvature)", s1, -2.0, -2.2 <= s1 <= -1.8, relation="~",
-                kind="rate", note="log-log slope; band [-2.2, -1.8]")
-        rep.add(f"{name}: LOO Newton-step error vs lam (same range)", s2, -2.7, s2 <= -2.7,
-                kind="rate", note="log-log slope; the bound gives -3")
+                tol=0.2, kind="rate", note="log-log slope; band [-2.2, -1.8]")
+        rep.add(f"{name}: LOO Newton-step error vs lam (same range): decay exponent -slope",
+                -s2, 2.7, s2 <= -2.7, relation=">=", kind="rate",
+                note="minus the log-log slope; the bound gives 3 (4 for logistic, 4.3(b))")
         figdata[name]["lam"] = (lams, med_if, med_n)
 
         # 4. LOO vs n at fixed lam (nested pools from one distribution)
@@ -241,10 +242,10 @@ def main(argv=None) -> dict:
             mn.append(np.median(C["err_newton"]))
         s3, s4 = loglog_slope(ns, mi), loglog_slope(ns, mn)
         rep.add(f"{name}: LOO influence error vs n in [{ns[0]}, {ns[-1]}] at lam = 1",
-                s3, -2.0, -2.4 <= s3 <= -1.6, relation="~", kind="rate",
+                s3, -2.0, -2.4 <= s3 <= -1.6, relation="~", tol=0.4, kind="rate",
                 note="log-log slope; band [-2.4, -1.6]")
         rep.add(f"{name}: LOO Newton-step error vs n", s4, -2.0, -2.4 <= s4 <= -1.6,
-                relation="~", kind="rate", note="log-log slope; band [-2.4, -1.6]")
+                relation="~", tol=0.4, kind="rate", note="log-log slope; band [-2.4, -1.6]")
         figdata[name]["n"] = (ns, mi, mn)
 
     if args.plot:

@@ -119,8 +119,9 @@ def main(argv=None) -> dict:
     net = ExactRidgeDeepSets(d, lam, False)
     rep.add(f"explicit decomposition = exact fit on {2 * (k + k // 4)} subsets/weightings "
             f"(latent dim {net.latent_dim} = p(p+1)/2 + p, p = {d + 1})",
-            worst, TOL, worst <= TOL, kind="identity",
-            note="max relative error; tolerance: float64 rounding only")
+            worst, TOL, worst <= TOL, kind="regression",
+            note="one linear system solved twice (regression test of the code); max relative "
+            "error; tolerance: float64 rounding only")
 
     # 2. DeepSets on ragged sets of new points (not the pool), padded with masks
     learner = Ridge(lam=lam)
@@ -140,9 +141,11 @@ def main(argv=None) -> dict:
     e3 = float(np.abs(out_p - out).max() / max(1.0, np.abs(out).max()))
     rep.add(f"DeepSets(phi exact, sum, rho = solve) on {n_sets} ragged new sets (sizes 1..{m}, "
             "some with |S| < p: lam makes the solve well posed) vs learner.fit",
-            e2, TOL, e2 <= TOL, kind="identity", note="max relative error")
+            e2, TOL, e2 <= TOL, kind="regression",
+            note="the same solve on new points (regression test); max relative error")
     rep.add("permuting the rows of every set changes nothing", e3, 1e-12, e3 <= 1e-12,
-            kind="identity", note="max relative change; tolerance: summation order only")
+            kind="regression", note="sum pooling is permutation invariant by construction; max "
+            "relative change; tolerance: summation order only")
 
     # 3. independent reference: scikit-learn Ridge minimises ||y - Xw - b||^2 + alpha ||w||^2
     from sklearn.linear_model import Ridge as SkRidge

@@ -17,19 +17,22 @@ Claims checked (ridge, binary logistic, squared-hinge SVM; several lam)
    regime where the data curvature is a small perturbation of lam I), log ||theta(S) -
    theta(S')|| against log lam has slope -1 (band [-1.1, -0.9]); this also holds under a mean
    convention, so two claims follow that would FAIL under it:
-4. at lam = 1000 x data curvature, lam ||theta(S) - theta(S')|| equals ||sum_{S - S'} grad l_i(0)
-   - sum_{S' - S} grad l_i(0)|| within 5% for |S| from n/8 to n (a mean convention divides by
-   |S|);
+4. at lam = 1e4 x data curvature, lam ||theta(S) - theta(S')|| equals ||sum_{S - S'} grad l_i(0)
+   - sum_{S' - S} grad l_i(0)|| within 1% for |S| from n/8 to n (a mean convention divides by
+   |S|: ratio 1/|S|); the deviation at 1e3 x is reported beside it (O(1/lam));
 5. theta(2 w; lam) = theta(w; lam / 2) to the solver tolerance (a mean convention gives
    theta(2 w; lam) = theta(w; lam)).
-Claims 1 and 4-5 are tight / identities; claim 2 is the loose constant form.
+Claims 1 and 4 are tight, 5 an identity; claim 2 is the loose constant form. Claim 1's bound
+adds the certificate of the computed theta(S) (Prop. 3.1 holds for any computed theta(S')), so
+no ad-hoc slack is used; pairs whose two parameters agree to the certified solver accuracy
+(toggled SVM points with zero loss) are checked but left out of the ratio.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from modelpred_theory import datasets
+from modelpred_theory import certify, datasets
 from modelpred_theory.learners import LogisticRegression, Ridge, SquaredHingeSVM
 from modelpred_theory.learners.objective import optimality_residual
 
@@ -41,7 +44,6 @@ try:
         parse_args,
         run_as_script,
         save_figure,
-        worst_ratio,
     )
 except ImportError:  # pragma: no cover
     from _common import (
@@ -51,7 +53,6 @@ except ImportError:  # pragma: no cover
         parse_args,
         run_as_script,
         save_figure,
-        worst_ratio,
     )
 
 # Slack for float64: theta(S) is exact to ~1e-10 relative (solver tolerance), so a bound may be
@@ -129,26 +130,46 @@ def main(argv=None) -> dict:
     plot_rows = []
     for cls, ds in problems:
         X, y = ds.X_train, ds.y_train
-        r_sharp, r_unif, n_bad1, n_bad2 = [], [], 0, 0
+        r_unif, n_bad1, n_bad2, n_equal = [], 0, 0, 0
+        worst = (0.0, 0.0, 1.0)  # (ratio, distance, bound) at the worst resolvable pair
         for lam in lams:
             learner = cls(lam=lam, penalize_intercept=True)
             th_S = learner.fit_subsets(X, y, S)
             th_Sp = learner.fit_subsets(X, y, Sp)
             dist = np.linalg.norm(th_S - th_Sp, axis=1)
+            # Prop. 3.1 at theta_hat = computed theta(S'): ||theta_hat(S') - theta(S)|| <=
+            # ||grad F_S(theta_hat(S'))|| / lam holds for ANY theta_hat(S'), so with the
+            # certificate c_S >= ||theta_hat(S) - theta(S)|| the computed distance obeys
+            # dist <= sharp + c_S exactly: no ad-hoc slack.
             sharp = optimality_residual(learner, th_Sp, X, y, S) / lam
+            cert = certify(learner, X, y, S, th_S)
+            bound1 = sharp + cert
             unif = gradient_bound(learner, X, y, lam) * sym / lam
-            n_bad1 += int((dist > sharp * (1 + SLACK) + SLACK).sum())
+            n_bad1 += int((dist > bound1).sum())
             n_bad2 += int((dist > unif * (1 + SLACK)).sum())
-            r_sharp.append(dist / sharp)
+            # pairs whose distance is at the solvers' accuracy say nothing about tightness
+            # (e.g. toggled SVM points with zero loss: theta(S) = theta(S') exactly)
+            res = sharp > 100.0 * cert
+            n_equal += int((~res).sum())
+            if res.any():
+                r = dist[res] / bound1[res]
+                j = int(np.argmax(r))
+                if r[j] > worst[0]:
+                    worst = (float(r[j]), float(dist[res][j]), float(bound1[res][j]))
             r_unif.append(dist / unif)
             plot_rows.append((cls.__name__, lam, dist, sharp, unif))
-        w1, nv1, nt = worst_ratio(np.concatenate(r_sharp), np.ones(nt_total := len(lams) * k))
+        nt = len(lams) * k
+        nt_total = nt
         rep.add(f"{cls.__name__}: ||theta(S)-theta(S')|| <= ||grad F_S(theta(S'))||/lam "
-                f"(sharp, data-dependent), {k} pairs x lam in {lams}", w1, 1.0, n_bad1 == 0,
-                kind="tight", note=f"measured: max distance / bound; {n_bad1}/{nt} violations")
+                f"(sharp, data-dependent), {k} pairs x lam in {lams}", worst[1], worst[2],
+                n_bad1 == 0 and worst[0] <= 1.0, kind="tight",
+                note=f"measured / bound: distance and bound (+ certificate of the computed "
+                f"theta(S)) at the worst pair; {n_bad1}/{nt} violations; {n_equal} pairs with "
+                "theta(S) = theta(S') to the certified solver accuracy are checked but left out "
+                "of the ratio")
         w2 = float(np.max(np.concatenate(r_unif)))
         rep.add(f"{cls.__name__}: ||theta(S)-theta(S')|| <= G |S delta S'| / lam (constant form)",
-                w2, 1.0, n_bad2 == 0, kind="loose",
+                w2, 1.0, n_bad2 == 0 and w2 <= 1.0, kind="loose",
                 note=f"measured: max distance / bound; {n_bad2}/{nt_total} violations")
         # 3. rate in lam (regime lam >> data curvature): slope -1
         Xa = np.c_[X, np.ones(n)]
@@ -164,14 +185,16 @@ def main(argv=None) -> dict:
         slope = loglog_slope(big, med)
         rep.add(f"{cls.__name__}: rate in lam for lam in [{big[0]:.3g}, {big[-1]:.3g}] "
                 f"(30..1000 x data curvature)", slope, -1.0, -1.1 <= slope <= -0.9,
-                relation="~", kind="rate", note="log-log slope; band [-1.1, -0.9]")
+                relation="~", tol=0.1, kind="rate", note="log-log slope; band [-1.1, -0.9]")
         # 4. the sum convention: the first-order change does not depend on |S|
-        dev = first_order_deviation(cls, X, y, 1000.0 * lmax, S4, Sp4)
-        rep.add(f"{cls.__name__}: sum convention, lam = 1000 x data curvature: lam ||theta(S) - "
+        dev3 = first_order_deviation(cls, X, y, 1e3 * lmax, S4, Sp4)
+        dev = first_order_deviation(cls, X, y, 1e4 * lmax, S4, Sp4)
+        rep.add(f"{cls.__name__}: sum convention, lam = 1e4 x data curvature: lam ||theta(S) - "
                 "theta(S')|| / ||sum_{S-S'} grad l_i(0) - sum_{S'-S} grad l_i(0)|| = 1 for |S| "
-                f"from {int(S4.sum(1).min())} to {int(S4.sum(1).max())}", dev, 0.05, dev <= 0.05,
-                kind="identity", note="measured: max |ratio - 1| over pairs (the mean "
-                "convention would give ratios of about 1/|S|)")
+                f"from {int(S4.sum(1).min())} to {int(S4.sum(1).max())}", dev, 0.01, dev <= 0.01,
+                kind="rate", note="measured: max |ratio - 1| over pairs (the mean convention "
+                f"gives ratios of about 1/|S|, i.e. >= 0.875 here); at 1e3 x: {dev3:.3g} (the "
+                "correction is O(c R^2 |S| / lam), THEORY 2.5)")
         # 5. doubled weights at lam = unit weights at lam / 2 (false under the mean convention)
         e5 = doubled_weights_error(cls, X, y, S[:10])
         rep.add(f"{cls.__name__}: theta(2 w; lam) = theta(w; lam / 2) (sum convention)", e5,

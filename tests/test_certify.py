@@ -242,3 +242,33 @@ def test_certificate_summary_on_real_certificates_and_export():
                             method=det["method"])
     assert s["coverage"] == 1.0 and s["finite_fraction"] == 1.0
     assert 1.0 <= s["median_ratio"] <= 10.0
+
+
+def test_gauge_margin_covers_the_exact_gauge_component_at_many_classes():
+    """K = 200 classes, unpenalised intercepts: the reported gauge component is >= the exact
+    |u . theta_hat| (50-digit arithmetic on the float64 entries, u = 1/sqrt(K) on the
+    intercepts), for intercepts of equal sign, of mixed magnitudes and all equal (THEORY 3.6(d):
+    margin 8 (K + 3) eps ||theta_hat|| for the rounded dot product and the rounded u)."""
+    import mpmath
+
+    mpmath.mp.dps = 50
+    K, d = 200, 2
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(2 * K, d))
+    X /= np.linalg.norm(X, axis=1).max()
+    y = np.repeat(np.arange(K), 2)
+    learner = LogisticRegression(lam=1.0)
+    T = rng.normal(size=(3, K, d + 1))
+    T[0, :, d] = 1e3 * (1 + 1e-3 * rng.normal(size=K))
+    T[1, :, d] = rng.normal(size=K) * 10 ** rng.uniform(-3, 3, K)
+    T[2, :, d] = 1.0
+    T = T.reshape(3, -1)
+    c, det = certify(learner, X, y, np.ones((3, 2 * K)), T, return_details=True)
+    for j in range(3):
+        exact = abs(mpmath.fsum(mpmath.mpf(float(v)) for v in T[j].reshape(K, d + 1)[:, d])
+                    / mpmath.sqrt(K))
+        assert det["gauge"][j] >= exact
+        assert c[j] >= exact
+        # the margin is the derived one, not a loose cover: gauge - |a| <= 8 (K + 3) eps ||T||
+        a = abs(float(det["gauge"][j]) - float(exact))
+        assert a <= 8 * (K + 4) * np.finfo(float).eps * np.linalg.norm(T[j])

@@ -10,16 +10,17 @@ import pytest
 from modelpred_theory import checks, cli
 
 NAMES = sorted(checks.find_checks())
-KINDS = {"tight", "loose", "identity", "rate", "empirical"}
+KINDS = {"tight", "loose", "identity", "rate", "empirical", "regression"}
 
 
 def test_every_statement_has_a_check():
     expected = {"check_ridge_decomposition", "check_stability", "check_certificate",
                 "check_influence_rates", "check_regularisation", "check_latent_dimension",
                 "check_newton_influence", "check_rank_floor", "check_size_floor",
-                "check_jacobian_rank", "check_moved_points"}
+                "check_jacobian_rank", "check_moved_points", "check_approximation_rates",
+                "check_value_floor", "check_subset_learning", "check_classical_rates"}
     assert expected <= set(NAMES)
-    assert len(NAMES) >= 11
+    assert len(NAMES) >= 15
 
 
 @pytest.mark.torch
@@ -36,8 +37,15 @@ def test_check_passes_in_quick_mode(name, tmp_path, capsys):
         assert c["kind"] in KINDS
         for key in ("measured", "bound", "ratio"):
             assert c[key] is None or (isinstance(c[key], float) and math.isfinite(c[key]))
-        if c["measured"] is not None and c["bound"] not in (None, 0.0):
-            assert c["ratio"] == pytest.approx(c["measured"] / c["bound"])
+        # one meaning of the ratio (checks.RATIO_MEANING): the share of the allowance used
+        m, b, rel = c["measured"], c["bound"], c["relation"]
+        if m is not None and b is not None:
+            if rel in ("<=", "<") and b > 0:
+                assert c["ratio"] == pytest.approx(m / b)
+            elif rel in (">=", ">") and m > 0:
+                assert c["ratio"] == pytest.approx(b / m)
+        if c["ratio"] is not None:  # a PASS never reports more than its allowance
+            assert c["ratio"] <= 1.0 + 1e-9, c
     # every loose (constant-form) bound stands beside a tight one in the same check
     kinds = [c["kind"] for c in res["claims"]]
     if "loose" in kinds:
@@ -92,3 +100,49 @@ def test_runner_reports_failures(monkeypatch, tmp_path):
 
     monkeypatch.setattr(checks, "_load", fake_load)
     assert cli.main(["check", "stability", "--no-plot", "--out", str(tmp_path)]) == 1
+
+
+def test_check_command_defaults_to_quick():
+    """`modelpred check` with no mode flag runs the quick checks (a store_false --quick once made
+    full the default); --quick and --full select explicitly."""
+    from modelpred_theory.cli import check as check_cli
+
+    ap = check_cli.build_parser()
+    assert ap.parse_args([]).full is False
+    assert ap.parse_args(["--quick"]).full is False
+    assert ap.parse_args(["--full"]).full is True
+
+
+def test_ratio_has_one_meaning():
+    """The ratio is the share of the allowance used for every relation (<= 1 iff satisfied)."""
+    from proofs_checks._common import ratio
+
+    assert ratio(0.5, 2.0, "<=") == 0.25 and ratio(3.0, 2.0, "<=") == 1.5
+    assert ratio(4.0, 2.0, ">=") == 0.5 and ratio(1.0, 2.0, ">=") == 2.0
+    assert ratio(-0.95, -1.0, "~", 0.1) == pytest.approx(0.5)
+    assert ratio(149, 149, "==") == 0.0 and ratio(120, 149, "==") == 58.0
+    with pytest.raises(ValueError, match="tol"):
+        ratio(1.0, 1.0, "~")
+
+
+def test_table_states_the_ratio_meaning(tmp_path):
+    (res,) = checks.run_checks(["jacobian_rank"], out=str(tmp_path), plot=False)
+    assert checks.format_table([res]).splitlines()[0] == checks.RATIO_MEANING
+
+
+@pytest.mark.slow
+def test_approximation_map_figure_quick(tmp_path):
+    """figures/approximation_map.py (statement 15's map) in quick mode: the laws' constants are
+    fitted, every measured certificate covers its error, and both files are written."""
+    from modelpred_theory._scripts import load_script, script_dir
+
+    mod = load_script(script_dir("figures") / "approximation_map.py")
+    res = mod.main(["--quick", "--out", str(tmp_path)])
+    assert (tmp_path / "approximation_map.png").stat().st_size > 1000
+    assert json.loads((tmp_path / "approximation_map.json").read_text()) == res
+    for p in res["points"]:
+        for method in ("influence", "newton"):
+            assert p[method]["coverage"] == 1.0
+        # the Newton step is the more accurate of the two (Theorem 7.1, statement 15)
+        assert p["newton"]["rel_error"] < p["influence"]["rel_error"]
+    assert 0 < res["constants"]["a_newton"] and 0 < res["constants"]["a_influence"]

@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--quick", dest="full", action="store_false", help="quick mode (default)")
     mode.add_argument("--full", dest="full", action="store_true", help="paper-size runs")
+    ap.set_defaults(full=False)  # a store_false --quick would otherwise make full the default
     ap.add_argument("--seed", type=int, default=0, help="seed passed to every check")
     ap.add_argument("--out", default="figures/output",
                     help="figure folder, relative to the current folder (default "

@@ -136,7 +136,8 @@ def _certify_chunk(ctx, T, W, start: int) -> dict:
     out = {"gauge": np.zeros(len(Wn)), "mu": np.full(len(Wn), np.nan)}
     if ctx.u is not None:
         a = Tc @ ctx.u  # shape: (m,)
-        out["gauge"] = host(a.abs()) + 4.0 * _EPS * host(Tc.norm(dim=1))
+        # |u.T - fl(u.T)| <= (gamma_K + 2 eps) ||T||: K nonzero products, u rounded (THEORY 3.6(d))
+        out["gauge"] = host(a.abs()) + _MARGIN * (ctx.K + 3) * _EPS * host(Tc.norm(dim=1))
         Tc = Tc - a[:, None] * ctx.u[None, :]
     G, gn, delta, R = _residual(ctx, Tc, Wn, start)
     g_safe = gn + delta
@@ -329,7 +330,7 @@ def certify(learner, X, y, masks, thetas_hat, return_details: bool = False, *,
             out[key][s:e] = val
     bounds = out.pop("bounds")
     if ctx.u is not None:
-        bounds = np.sqrt(bounds**2 + out["gauge"] ** 2)
+        bounds = np.sqrt(bounds**2 + out["gauge"] ** 2) + 40 * _EPS * np.linalg.norm(T, axis=1)
     reason = infinite_reason(bounds, out["R"], method)
     if reason is not None:  # never an unexplained inf
         import warnings
