@@ -36,7 +36,7 @@ __all__ = ["SetTransformer", "masked_attention"]
 _ACTIVATIONS = {"elu": nn.ELU, "relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU}
 # Largest number of (subset, point, feature) entries of one chunk of ``forward_masks``
 # (memory bound only: the per-point features of every subset are a (k, n, width) tensor).
-_CHUNK_ENTRIES = 1 << 23
+_CHUNK_ENTRIES = 1 << 22
 
 
 def masked_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
