@@ -11,10 +11,12 @@ subsets (sizes 50-100%, every class present) solved exactly. For each base (None
 classical base: one Newton step on breast_cancer, first-order influence on digits, where the
 Newton base's batched p x p Hessians, p = 650, would dominate the run) and each architecture:
 
-* ``equal_epochs``: the same number of epochs (the same pairs and steps); the training time is
-  reported;
-* ``equal_time``: the same wall-clock training budget ``max_time`` (epochs unbounded in
-  practice): what each architecture reaches in the same time.
+* ``equal_epochs``: the same number of epochs E (the same pairs and steps);
+* ``equal_time``: the same training CPU time, the set transformer's at E epochs: DeepSets is
+  retrained with the number of epochs that fits in it (at most 10 E); the set transformer's
+  row is its equal-epochs run. CPU time (``time.process_time``, one torch thread), not wall
+  time, so that other load on a shared machine does not decide the budget; the per-epoch cost of
+  each architecture is measured as (CPU of an E-epoch fit - CPU of a 1-epoch fit) / (E - 1).
 
 The two architectures get the same rho (hidden widths fixed per data set) and the set
 transformer's width is the multiple of its head count whose trainable parameter count is
@@ -41,13 +43,13 @@ FULL = {"datasets": {"breast_cancer": {"n_train": 200, "rho_hidden": (64, 64),
                                        "base": "newton", "lam": 1.0},
                      "digits": {"n_train": 300, "rho_hidden": (128, 256),
                                 "base": "influence", "lam": 1.0}},
-        "n_permutations": 40, "step": 5, "n_test": 100, "epochs": 60, "max_time": 25.0,
+        "n_permutations": 40, "step": 5, "n_test": 100, "epochs": 40,
         "ds_width": 128, "heads": 4, "inducing": 16, "blocks": 2}
 QUICK = {"datasets": {"breast_cancer": {"n_train": 60, "rho_hidden": (16,),
                                         "base": "newton", "lam": 1.0},
                       "digits": {"n_train": 80, "rho_hidden": (16,),
                                  "base": "influence", "lam": 1.0}},
-         "n_permutations": 3, "step": 10, "n_test": 8, "epochs": 2, "max_time": 0.5,
+         "n_permutations": 3, "step": 10, "n_test": 8, "epochs": 2,
          "ds_width": 16, "heads": 2, "inducing": 4, "blocks": 1}
 
 
@@ -72,6 +74,10 @@ def _parse(argv):
             ap.error(f"--datasets: unknown {bad}; choose from {sorted(cfg['datasets'])}")
         cfg["datasets"] = {n: cfg["datasets"][n] for n in names}
     return args, cfg
+
+
+def _log(msg: str) -> None:
+    print(f"[arch_compare {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def _n_params(net) -> int:
@@ -129,26 +135,46 @@ def _dataset(name, dcfg, cfg, args) -> dict:
                                  "heads": cfg["heads"], "inducing": cfg["inducing"],
                                  "blocks": cfg["blocks"]}}
     runs, base_own = [], {}
+
+    def fit(arch, base, epochs):
+        model = ModelPred(learner, seed=args.seed, base=base, rho_hidden=dcfg["rho_hidden"],
+                          epochs=epochs, progress=False, **archs[arch])
+        c0, t0 = time.process_time(), time.perf_counter()
+        model.fit(X, y, masks=pairs.masks, thetas=pairs.thetas, groups=pairs.groups)
+        return model, time.process_time() - c0, time.perf_counter() - t0
+
+    def record(model, base, budget, arch, epochs, cpu_per_epoch, fit_cpu_s):
+        err = relative_error(model.predict(X, y, test), exact)
+        runs.append({"base": base, "budget": budget, "arch": arch,
+                     "n_params": _n_params(model.net_), "epochs": int(epochs),
+                     "train_cpu_s": cpu_per_epoch * epochs, "cpu_s_per_epoch": cpu_per_epoch,
+                     "fit_cpu_s": fit_cpu_s, "train_wall_s": float(model.meta_["train_time_s"]),
+                     "steps": int(model.meta_["steps"]),
+                     "best_epoch": int(model.meta_["best_epoch"]), **_errors(err)})
+        _log(f"{name} base={base} {budget} {arch}: epochs {epochs}, "
+             f"median rel err {runs[-1]['median_rel_err']:.4g}")
+        if base is not None and base not in base_own:  # the base alone, same subsets
+            _, y_enc, Kb = learner._prepare(X, y)
+            own = model.base_.predict(X, y_enc, Kb, test.astype(np.float64))
+            base_own[base] = _errors(relative_error(own, exact))
+
+    E = cfg["epochs"]
     for base in (None, dcfg["base"]):
-        for budget in ("equal_epochs", "equal_time"):
-            for arch, kw in archs.items():
-                train = ({"epochs": cfg["epochs"]} if budget == "equal_epochs"
-                         else {"epochs": 100000, "max_time": cfg["max_time"]})
-                model = ModelPred(learner, seed=args.seed, base=base,
-                                  rho_hidden=dcfg["rho_hidden"], progress=False, **kw, **train)
-                t0 = time.perf_counter()
-                model.fit(X, y, masks=pairs.masks, thetas=pairs.thetas, groups=pairs.groups)
-                fit_s = time.perf_counter() - t0
-                err = relative_error(model.predict(X, y, test), exact)
-                runs.append({"base": base, "budget": budget, "arch": arch,
-                             "n_params": _n_params(model.net_),
-                             "train_s": float(model.meta_["train_time_s"]), "fit_s": fit_s,
-                             "steps": int(model.meta_["steps"]),
-                             "best_epoch": int(model.meta_["best_epoch"]), **_errors(err)})
-                if base is not None and base not in base_own:  # the base alone, same subsets
-                    _, y_enc, Kb = learner._prepare(X, y)
-                    own = model.base_.predict(X, y_enc, Kb, test.astype(np.float64))
-                    base_own[base] = _errors(relative_error(own, exact))
+        per_epoch = {}
+        for arch in archs:
+            _, c1, _ = fit(arch, base, 1)  # setup + one epoch: the per-epoch CPU cost by difference
+            model, cE, _ = fit(arch, base, E)
+            per_epoch[arch] = max((cE - c1) / (E - 1), 1e-6)
+            record(model, base, "equal_epochs", arch, E, per_epoch[arch], cE)
+        # equal training time: the set transformer's CPU time at E epochs; DeepSets gets the
+        # epochs that fit in it (at most 10 E)
+        E_ds = int(min(10 * E, max(1, round(E * per_epoch["set_transformer"]
+                                            / per_epoch["deepsets"]))))
+        model, c, _ = fit("deepsets", base, E_ds)
+        record(model, base, "equal_time", "deepsets", E_ds, per_epoch["deepsets"], c)
+        runs.append({**next(r for r in runs if r["base"] == base and r["arch"] ==
+                            "set_transformer" and r["budget"] == "equal_epochs"),
+                     "budget": "equal_time"})
     return {"dataset": name, "n_pool": n, "p": int(p), "n_pairs": len(pairs),
             "n_test_subsets": int(len(test)), "label_s": label_s,
             "param_counts": {"deepsets": ds_count, "set_transformer": st_count,
