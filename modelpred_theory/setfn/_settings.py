@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from ..learners import base as _lbase
-from .network import DeepSets
+from .architectures import make_network
 
 __all__ = ["auto_rho", "build_settings", "check_pos", "learner_from_spec"]
 
@@ -39,11 +39,14 @@ def learner_from_spec(spec, where) -> _lbase.ConvexLearner:
         raise ValueError(f"{where}: invalid learner parameters ({exc})") from None
 
 
-def build_settings(*, width, phi_depth, rho_hidden, pooling, activation, regularize, kappa,
+def build_settings(*, width, phi_depth, rho_hidden, network, activation, regularize, kappa,
                    utility, weight_l1, weight_l2, n_unlabelled, lr, batch_size, epochs,
                    patience, eval_every, max_time, val_fraction, sampler, n_permutations,
                    n_subsets, min_size, max_size, step):
-    """(arch, train_params, sampler_params) dicts, every value checked."""
+    """(arch, train_params, sampler_params) dicts, every value checked.
+
+    ``network`` is ``architectures.arch_settings``'s dict (the architecture and its own
+    settings), merged into ``arch``."""
     if not isinstance(regularize, bool):
         raise ValueError(f"regularize must be a bool, got {regularize!r}")
     if patience is not None:
@@ -59,8 +62,8 @@ def build_settings(*, width, phi_depth, rho_hidden, pooling, activation, regular
     arch = {"width": check_pos("width", width, integer=True),
             "phi_depth": check_pos("phi_depth", phi_depth, integer=True),
             "rho_hidden": [check_pos("rho_hidden", h, integer=True) for h in rho_hidden],
-            "pooling": pooling, "activation": activation}
-    DeepSets(2, 1, **arch)  # a throwaway network: bad architecture arguments fail now
+            "activation": activation, **network}
+    make_network(2, 1, **arch)  # a throwaway network: bad architecture arguments fail now
     train = {
         "regularize": regularize, "kappa": check_pos("kappa", kappa, allow_zero=True),
         "utility": check_pos("utility", utility, allow_zero=True),

@@ -15,6 +15,7 @@ import torch
 
 from ..learners.tensors import resolve_device
 from .network import DeepSets
+from .set_transformer import SetTransformer
 
 # Largest number of subsets pushed through rho at once in predict (memory bound only).
 _PREDICT_CHUNK = 8192
@@ -23,8 +24,8 @@ _PREDICT_CHUNK = 8192
 class NetworkEvaluation:
     """Mixin of ModelPred: ``device``, ``predict_dtype`` and the evaluation copy of ``net_``.
 
-    Expects ``net_`` (the trained DeepSets), ``_device`` (torch.device), ``_pred_dtype``
-    (torch dtype) and ``_net_fast`` (the cached copy, or None) on the instance.
+    Expects ``net_`` (the trained DeepSets or SetTransformer), ``_device`` (torch.device),
+    ``_pred_dtype`` (torch dtype) and ``_net_fast`` (the cached copy, or None) on the instance.
     """
 
     @property
@@ -60,7 +61,7 @@ class NetworkEvaluation:
         self._pred_dtype = dtypes[value]
         self._net_fast = None
 
-    def _net_eval(self) -> DeepSets:
+    def _net_eval(self) -> DeepSets | SetTransformer:
         """The evaluation copy: predict_dtype, on the device, output scaling folded into rho."""
         if self._net_fast is None:
             net = copy.deepcopy(self.net_).to(self._pred_dtype).to(self._device).eval()

@@ -30,6 +30,7 @@ from ..learners import base as _lbase
 from ..learners.tensors import resolve_device
 from ..learners.validation import check_weight_matrix
 from ._settings import auto_rho, build_settings, check_pos, learner_from_spec
+from .architectures import arch_settings, make_network
 from .bases import ResidualGate, make_base
 from .engine import check_n_jobs
 from .evaluation import NetworkEvaluation
@@ -38,6 +39,7 @@ from .network import DeepSets, encode_points
 from .new_sets import predict_new_sets
 from .pairs import data_fingerprint, learner_spec
 from .persistence import FORMAT, FORMAT_VERSION, load_model, save_model
+from .set_transformer import SetTransformer
 from .training import relative_error, split_pairs, train_network
 
 __all__ = ["PAPER_SETTINGS", "ModelPred", "relative_error", "learner_from_spec"]
@@ -81,11 +83,19 @@ class ModelPred(NetworkEvaluation):
         about an exact fit's first iteration, so where prediction speed matters more than
         accuracy (large p) pass "influence" (one GEMM for all subsets). None is the
         paper's method (predict theta(S) directly); ``PAPER_SETTINGS`` uses it.
+    arch : {"deepsets", "set_transformer"}, default="deepsets"
+        The set function g: :class:`DeepSets` (one sum pooling) or :class:`SetTransformer`
+        (ISAB attention rounds and PMA pooling, Lee et al. 2019; THEORY.md section 12 proves
+        what the attention rounds represent that one sum pooling cannot). Recorded by ``save``.
     width, phi_depth, rho_hidden, pooling, activation
-        DeepSets architecture (:class:`DeepSets`). ``rho_hidden="auto"`` (default) uses
+        Architecture (:class:`DeepSets`; for the set transformer: model width, row-wise
+        encoder depth, rho and activation). ``pooling`` (DeepSets only; None: "centred").
+        ``rho_hidden="auto"`` (default) uses
         (width, width, r) with r the numerical rank of the centred training targets (at least
         64): a last hidden layer of width r confines predictions to an r-dimensional affine
         subspace, so r must not be below the targets' rank.
+    heads, inducing, blocks : int or None
+        Set transformer only (None: 4 heads, 16 inducing points, 2 ISAB blocks).
     regularize : bool, default=True
         False gives the "PARA" ablation: plain MSE (kappa, utility and weight penalties ignored).
     kappa : float, default=1.0
@@ -117,7 +127,7 @@ class ModelPred(NetworkEvaluation):
 
     Attributes
     ----------
-    net_ : DeepSets          the trained network (float32)
+    net_ : DeepSets or SetTransformer   the trained network (float32)
     base_ : ClassicalBase    the fitted base (theta(pool) and its precomputed matrices)
     gate_ : ResidualGate     the gate, with its per-size-bin shrink factors
     classes_ : ndarray or None   the class labels in encoding order (classifiers)
@@ -130,8 +140,10 @@ class ModelPred(NetworkEvaluation):
     """
 
     def __init__(self, learner, seed: int = 0, *, base="newton", width: int = 128,
-                 phi_depth: int = 3, rho_hidden="auto", pooling: str = "centred",
-                 activation: str = "elu", regularize: bool = True, kappa: float = 1.0,
+                 phi_depth: int = 3, rho_hidden="auto", pooling: str | None = None,
+                 activation: str = "elu", arch: str = "deepsets", heads: int | None = None,
+                 inducing: int | None = None, blocks: int | None = None,
+                 regularize: bool = True, kappa: float = 1.0,
                  utility: float = 0.0, weight_l1: float = 0.0, weight_l2: float = 0.0,
                  n_unlabelled: int = 0, lr: float = 5e-3, batch_size: int = 128,
                  epochs: int = 100, patience: int | None = None, eval_every: int = 1,
@@ -145,13 +157,15 @@ class ModelPred(NetworkEvaluation):
         if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
         self.base = make_base(base, learner).name  # validates the name
+        network = arch_settings(arch, pooling=pooling, heads=heads, inducing=inducing,
+                                blocks=blocks)
         self.rho_auto = isinstance(rho_hidden, str)
         if self.rho_auto and rho_hidden != "auto":
             raise ValueError(f"rho_hidden must be 'auto' or a sequence of integers, "
                              f"got {rho_hidden!r}")
         self.arch, self.train_params, self.sampler_params = build_settings(
             width=width, phi_depth=phi_depth, rho_hidden=(64,) if self.rho_auto else rho_hidden,
-            pooling=pooling, activation=activation, regularize=regularize, kappa=kappa,
+            network=network, activation=activation, regularize=regularize, kappa=kappa,
             utility=utility, weight_l1=weight_l1, weight_l2=weight_l2,
             n_unlabelled=n_unlabelled, lr=lr, batch_size=batch_size, epochs=epochs,
             patience=patience, eval_every=eval_every, max_time=max_time,
@@ -172,8 +186,8 @@ class ModelPred(NetworkEvaluation):
         self._reset()
 
     def _reset(self):
-        self.net_: DeepSets | None = None
-        self._net_fast: DeepSets | None = None
+        self.net_: DeepSets | SetTransformer | None = None
+        self._net_fast: DeepSets | SetTransformer | None = None
         self.base_ = None
         self.gate_ = None
         self.classes_ = None
@@ -185,6 +199,7 @@ class ModelPred(NetworkEvaluation):
     def __repr__(self) -> str:
         state = "fitted" if self.net_ is not None else "unfitted"
         return (f"ModelPred({self.learner!r}, seed={self.seed}, base={self.base!r}, "
+                f"arch={self.arch['arch']!r}, "
                 f"regularize={self.train_params['regularize']}, {state})")
 
     def _check_fitted(self):
@@ -262,7 +277,7 @@ class ModelPred(NetworkEvaluation):
                       "n_train_pairs": int(tr.size), "n_val_pairs": int(va.size),
                       "base_exact": bool(exact), "pool_fingerprint": fp}
         if exact:  # e.g. ridge with the Newton base: the correction is identically zero
-            net = DeepSets(Z.shape[1], T.shape[1], seed=self.seed, **self._arch_resolved())
+            net = make_network(Z.shape[1], T.shape[1], seed=self.seed, **self._arch_resolved())
             gate.alpha[:] = 0.0
             history, info = [], {"best_epoch": 0, "train_time_s": 0.0, "steps": 0}
         else:

@@ -164,7 +164,7 @@ def _read_checked(file: Path, expected: str) -> bytes:
 
 
 def _load_net(cfg: dict, w_file: Path):
-    from .network import DeepSets
+    from .architectures import make_network
 
     data = _read_checked(w_file, cfg["checksums"].get("weights.pt"))
     try:
@@ -175,7 +175,7 @@ def _load_net(cfg: dict, w_file: Path):
     _check_finite_state(state, w_file)
     try:
         net_cfg = dict(cfg["network"])
-        net = DeepSets(net_cfg.pop("in_dim"), net_cfg.pop("out_dim"), **net_cfg)
+        net = make_network(net_cfg.pop("in_dim"), net_cfg.pop("out_dim"), **net_cfg)
         net.load_state_dict(state)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise ValueError(f"{w_file} does not fit the network described in config.json "

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from .. import subsets as _subsets
-from .network import DeepSets
+from .architectures import make_network
 
 __all__ = ["relative_error", "train_network"]
 
@@ -182,7 +182,8 @@ def split_pairs(G, val_fraction: float, seed: int):
 
 
 def train_network(model, X, y_enc, Z, K, M, T, B, S, tr, va, U=None, BU=None, SU=None):
-    """Fit the DeepSets of ``model`` (a ModelPred) to the gated residual targets.
+    """Fit the network of ``model`` (a ModelPred; DeepSets or SetTransformer) to the gated
+    residual targets.
 
     Parameters
     ----------
@@ -194,7 +195,8 @@ def train_network(model, X, y_enc, Z, K, M, T, B, S, tr, va, U=None, BU=None, SU
 
     Returns
     -------
-    net : DeepSets (float32, on the CPU, eval mode, best validation state restored)
+    net : DeepSets or SetTransformer (float32, on the CPU, eval mode, best validation state
+        restored)
     history : list of dict
     info : dict (best_epoch, best_val_score, train_time_s, steps)
     """
@@ -202,7 +204,7 @@ def train_network(model, X, y_enc, Z, K, M, T, B, S, tr, va, U=None, BU=None, SU
     dev = model._device
     gen = torch.Generator().manual_seed(model.seed)  # CPU generator: same draws on any device
     p = T.shape[1]
-    net = DeepSets(Z.shape[1], p, seed=gen, **model.arch)
+    net = make_network(Z.shape[1], p, seed=gen, **model.arch)
     Ztr_np, shift, scale = _targets(T, B, S, tr)
     net.set_output_scaling(shift, scale)
     net.set_pool_scale(1.0 / X.shape[0])
