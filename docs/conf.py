@@ -58,7 +58,12 @@ nitpicky = False
 # is new since the last build) is then stubbed too, which autosummary_generate = True misses
 autosummary_generate = sorted(str(p.relative_to(DOCS)) for p in API_PAGES)
 autosummary_imported_members = True
-autodoc_default_options = {"members": False}
+# The class template (_templates/autosummary/class.rst) documents members explicitly; a
+# default of "members": False here would override its :members: option (Sphinx >= 9).
+autodoc_default_options: dict[str, object] = {}
+# Names a tutorial may use for a documented object (top-level re-exports): the "Examples
+# using X" list of each API page collects both spellings (sphinx-gallery backreferences).
+autosummary_context = {"aliases": apigen.aliases()}
 autodoc_typehints = "none"           # the numpydoc "Parameters" sections carry the types
 autodoc_member_order = "bysource"
 numpydoc_show_class_members = False  # the class template lists the methods itself
@@ -74,7 +79,9 @@ myst_heading_anchors = 3
 sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
     "gallery_dirs": "auto_examples",
-    "filename_pattern": r"/plot_",
+    # MPT_DOCS_EXAMPLES=regex runs only the matching tutorials (while editing one); the
+    # others are still rendered, without output. Default: every tutorial runs.
+    "filename_pattern": os.environ.get("MPT_DOCS_EXAMPLES", r"/plot_"),
     "within_subsection_order": "FileNameSortKey",
     "abort_on_example_error": True,    # a failing tutorial fails the build
     "only_warn_on_example_error": False,
@@ -87,7 +94,8 @@ sphinx_gallery_conf = {
     "show_memory": False,
     "show_signature": False,
     "image_scrapers": ("matplotlib",),
-    "reset_modules": ("matplotlib", "gallery_setup.one_torch_thread"),
+    "reset_modules": ("matplotlib", "gallery_setup.one_torch_thread",
+                      "gallery_setup.readable_figures"),
     "capture_repr": ("_repr_html_", "__repr__"),
     "plot_gallery": "True",
     # the execution-times pages load jQuery/DataTables from CDNs: not written (offline site);
@@ -110,11 +118,12 @@ html_theme_options = {
     "navigation_with_keys": False,
     "header_links_before_dropdown": 8,
     "footer_start": ["copyright"],
-    "footer_end": ["sphinx-version"],
+    "footer_end": ["project-version", "sphinx-version"],
+    "navbar_start": ["navbar-logo", "project-version"],
 }
 html_context = {"default_mode": "light"}
 # single pages without sub-pages: no (empty) left navigation column, wider text
 html_sidebars = {page: [] for page in ("index", "getting_started", "design", "theory",
-                                       "results")}
+                                       "results", "changelog")}
 html_show_sourcelink = True
 html_copy_source = True

@@ -103,8 +103,59 @@ def literalize_indented(lines: list[str]) -> list[str]:
     return out
 
 
+# "name : type    description" on one line (a column layout for the terminal)
+_ONE_LINE_FIELD = re.compile(
+    r"^(?P<indent>\s*)(?P<head>[A-Za-z_][\w, ]* : \S.*?)\s{2,}(?P<desc>\S.*)$")
+_SECTIONS = ("Attributes",)
+
+
+def split_field_columns(lines: list[str]) -> list[str]:
+    """Turn column-style fields (``name : type    description``) into numpydoc fields.
+
+    Some docstrings align the description of a field in a column on the same line as its
+    type, which reads well in a terminal; numpydoc would take the whole line as the type. In
+    the sections of ``_SECTIONS`` such a line becomes the field header ``name : type`` and the
+    description (with its continuation lines) moves to the indented lines below it. Only the
+    Attributes sections use that layout.
+    """
+    out: list[str] = []
+    section = None
+    field_indent = None
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        if stripped in _SECTIONS and nxt and set(nxt) == {"-"}:
+            section, field_indent = stripped, None
+            out.append(line)
+            continue
+        if section and stripped and set(stripped) == {"-"}:
+            out.append(line)
+            continue
+        if section is None:
+            out.append(line)
+            continue
+        indent = len(line) - len(line.lstrip())
+        match = _ONE_LINE_FIELD.match(line)
+        if match and (field_indent is None or indent <= field_indent):
+            field_indent = indent
+            out.append(f"{match['indent']}{match['head']}")
+            out.append(f"{match['indent']}    {match['desc']}")
+            continue
+        if field_indent is not None and stripped and indent > field_indent + 4:
+            out.append(" " * (field_indent + 4) + stripped)  # continuation of a description
+            continue
+        if field_indent is not None and stripped and indent <= field_indent:
+            field_indent = indent if " : " in stripped or _is_name(stripped) else None
+        out.append(line)
+    return out
+
+
+def _is_name(text: str) -> bool:
+    return re.fullmatch(r"[A-Za-z_][\w, ]*", text) is not None
+
+
 def _process_docstring(app, what, name, obj, options, lines):
-    lines[:] = escape_bars(literalize_indented(lines))
+    lines[:] = escape_bars(literalize_indented(split_field_columns(lines)))
 
 
 _original_extract_summary = _autosummary.extract_summary

@@ -13,3 +13,19 @@ def one_torch_thread(gallery_conf, fname, when=None):
     import torch
 
     torch.set_num_threads(1)
+
+
+def readable_figures(gallery_conf, fname, when=None):
+    """Figure fonts of at least 10 pt at the page's width.
+
+    Figures are saved at 100 dpi, so a figure of at most 9.6 inches is at most 960 px wide; the
+    text column of the theme is about 800 px, so a wide figure is scaled by about 0.83 at
+    page width. 12 pt tick and legend labels and 13 pt text are then drawn at 10 pt or more.
+    ``tests/test_docs.py`` checks that no tutorial sets a smaller font or a wider figure.
+    """
+    import matplotlib
+
+    matplotlib.rcParams.update({"font.size": 13, "axes.titlesize": 13, "axes.labelsize": 13,
+                                "xtick.labelsize": 12, "ytick.labelsize": 12,
+                                "legend.fontsize": 12, "figure.titlesize": 14,
+                                "figure.dpi": 100, "savefig.dpi": 100})
