@@ -21,6 +21,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars in the gallery output
 
 import apigen  # noqa: E402
+import cli_reference  # noqa: E402
 import readme_results  # noqa: E402
 
 import modelpred_theory  # noqa: E402
@@ -43,11 +44,14 @@ extensions = [
 # -- generated sources (rewritten at every build, ignored by git) ---------------------------
 API_PAGES = apigen.write_api(DOCS / "gen_modules" / "api")
 readme_results.write_results(ROOT / "README.md", DOCS / "gen_modules" / "results_table.md")
+readme_results.write_shortfalls(ROOT / "README.md", DOCS / "gen_modules" / "shortfalls.md")
+cli_reference.write_reference(DOCS / "gen_modules" / "cli_reference.md")
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 exclude_patterns = ["_build", "**.ipynb_checkpoints", "auto_examples/*.ipynb",
                     "auto_examples/*.py", "gen_modules/results_table.md", "gen_modules/api_toc.rst",
+                    "gen_modules/shortfalls.md", "gen_modules/cli_reference.md",
                     "gen_modules/backreferences"]
 templates_path = ["_templates"]
 highlight_language = "none"  # docstring formulas and THEORY.md blocks are text, not Python
@@ -123,7 +127,7 @@ html_theme_options = {
 }
 html_context = {"default_mode": "light"}
 # single pages without sub-pages: no (empty) left navigation column, wider text
-html_sidebars = {page: [] for page in ("index", "getting_started", "design", "theory",
+html_sidebars = {page: [] for page in ("index", "getting_started", "cli", "design", "theory",
                                        "results", "changelog")}
 html_show_sourcelink = True
 html_copy_source = True

@@ -14,7 +14,8 @@ checks:
   in the visible text;
 - on the ModelPred page: the methods (``fit``, ``predict``, ``save``, ``load``) are listed,
   the attributes are rendered as a definition list, and the tutorials using it are linked;
-- on the tutorial page: every figure has loaded.
+- on the tutorial page: every figure has loaded and no printed output scrolls sideways
+  (a number hidden off the right edge).
 
 Exit status 0 when every check passes, 1 with one line per failure otherwise, 2 when the
 site or the browser is missing. ``tests/test_docs_browser.py`` runs the same checks.
@@ -234,6 +235,9 @@ API_STATE = """(() => {
           examples: examples};
 })()"""
 
+OUTPUT_SCROLL = """(() => Array.from(document.querySelectorAll('div.sphx-glr-script-out pre'))
+  .filter(p => p.scrollWidth > p.clientWidth + 1).map(p => p.innerText.slice(0, 60)))()"""
+
 IMAGES = """(() => Array.from(document.querySelectorAll('main img')).map(
   i => ({src: i.getAttribute('src'), ok: i.complete && i.naturalWidth > 0})))()"""
 
@@ -283,6 +287,8 @@ def check_site(site: str | Path, executable: str, version: str | None = None,
                 if api["examples"] == 0:
                     failures.append(f"{label}: no tutorial linked under 'Examples using'")
             if label == "tutorial":
+                for text in browser.evaluate(session, OUTPUT_SCROLL) or []:
+                    failures.append(f"{label}: printed output scrolls sideways: {text!r}")
                 images = browser.evaluate(session, IMAGES)
                 if not images:
                     failures.append(f"{label}: no figure")
