@@ -156,8 +156,10 @@ assert ratio > 3  # the heavy tail that the text below reads off the histogram
 # refits (in closed form for ridge). The regulariser does not shrink with :math:`|S|`, so a
 # subset is not a smaller copy of the pool. The histogram (last figure, log scale) shows that
 # removing one point moves the fit very unequally: most points barely move it and a few move it
-# several times as far as the median point (the printed ratio); data valuation (tutorial 7) and
-# influence functions (tutorial 3) are ways to find those points without refitting.
+# several times as far as the median point (the printed ratio); data valuation (:ref:`tutorial 7
+# <sphx_glr_auto_examples_plot_07_data_valuation.py>`) and influence functions (:ref:`tutorial 3
+# <sphx_glr_auto_examples_plot_03_influence_newton.py>`) are ways to find those points without
+# refitting.
 #
 # Exercises
 # ---------

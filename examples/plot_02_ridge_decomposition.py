@@ -218,7 +218,8 @@ fig.tight_layout()
 # error falls slowly with :math:`M` and vanishes only at :math:`L`. The right figure shows
 # the learning side: a width-1 network cannot carry slope and intercept in one number, a
 # wider one can, and how far it gets is decided by training time (the schedule), not by the
-# representation. Tutorial 8 measures the floors that no amount of training removes.
+# representation. :ref:`Tutorial 8 <sphx_glr_auto_examples_plot_08_limits.py>` measures the floors
+# that no amount of training removes.
 #
 # Exercises
 # ---------

@@ -142,13 +142,15 @@ assert gap_newton < 1e-10  # tolerance: one float64 solve of a well-conditioned 
 # is far better, and it is the most accurate once large groups leave; the second-order group
 # influence wins only for small groups. The second figure confirms the rate that the theory
 # predicts: both errors are second order in the removed weight (slope 2 on log-log axes), so
-# halving the removal quarters the error. For ridge the Newton step is exact. Tutorial 5
-# builds on this: a learned correction over the Newton step beats both.
+# halving the removal quarters the error. For ridge the Newton step is exact. :ref:`Tutorial 5
+# <sphx_glr_auto_examples_plot_05_classical_base.py>` builds on this: a learned correction over the
+# Newton step beats both.
 #
 # Exercises
 # ---------
-# 1. Remove the points with the *largest* leave-one-out shift (tutorial 1) instead of random
-#    ones. Which approximation suffers most, and why?
+# 1. Remove the points with the *largest* leave-one-out shift (:ref:`tutorial 1
+# <sphx_glr_auto_examples_plot_01_theta_of_s.py>`) instead of random    ones. Which approximation
+# suffers most, and why?
 # 2. Repeat the first table with ``lam = 0.1``: the Hessian's smallest eigenvalue falls. How
 #    do the errors change, and which term of :doc:`Theorem 4.1 </theory>` explains it?
 # 3. Fit the log-log slope over larger :math:`\varepsilon` only (``np.logspace(-1, -0.3, 8)``).

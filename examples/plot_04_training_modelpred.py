@@ -11,8 +11,10 @@ subsets, the plain-MSE ablation ("PARA"), and the published training settings. E
 measured on held-out subsets against exact refits.
 
 ModelPred's default (``base="newton"``) learns only the *correction* to one Newton step
-(tutorial 5). Here ``base=None`` throughout: the network predicts :math:`\theta(S)` itself,
-as in the published method, so that what the network learns is visible.
+(:ref:`tutorial 5
+<sphx_glr_auto_examples_plot_05_classical_base.py>`). Here ``base=None`` throughout: the
+network predicts :math:`\theta(S)` itself, as in the published method, so that what the
+network learns is visible.
 """
 
 # %%
@@ -201,7 +203,8 @@ fig.tight_layout()
 # optimality regulariser on unlabelled subsets lowers the error below plain MSE (PARA), since
 # it needs no exact label. The published settings (learning rate :math:`10^{-4}`, 15 epochs)
 # stop far from convergence, so the paper's recipe is much worse than the same network
-# trained longer at a larger rate; tutorial 5 shows the larger gain, learning a correction
+# trained longer at a larger rate; :ref:`tutorial 5
+# <sphx_glr_auto_examples_plot_05_classical_base.py>` shows the larger gain, learning a correction
 # over a classical base instead of :math:`\theta(S)` itself.
 #
 # Exercises

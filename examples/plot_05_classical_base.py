@@ -4,8 +4,9 @@ Learning the correction over a classical base
 
 One exact Newton step from the full-pool fit :math:`\theta_0` is a strong approximation of
 :math:`\theta(S)`: on breast_cancer it is several times more accurate than first-order
-influence (tutorial 3), and more accurate than the paper's ModelPred, which predicts
-:math:`\theta(S)` from scratch (both measured below). So
+influence (:ref:`tutorial 3
+<sphx_glr_auto_examples_plot_03_influence_newton.py>`), and more accurate than the paper's
+ModelPred, which predicts :math:`\theta(S)` from scratch (both measured below). So
 instead of learning :math:`\theta(S)`, learn what the base misses:
 
 .. math::
@@ -136,7 +137,8 @@ for name, fn in (("exact refits", lambda: learner.fit_subsets(X, y, many)),
 # gap on the full pool is rounding). The gate never lets the correction make the base worse
 # and switches it off in size bins that no held-out pair reached. On a pool this small, exact
 # refits are cheap, so the hybrid pays only where many queries are asked or exact fits are
-# expensive: tutorial 9 counts that crossover.
+# expensive: :ref:`tutorial 9 <sphx_glr_auto_examples_plot_09_researcher_comparison.py>` counts
+# that crossover.
 #
 # Exercises
 # ---------
@@ -145,7 +147,8 @@ for name, fn in (("exact refits", lambda: learner.fit_subsets(X, y, many)),
 # 2. Score held-out subsets retaining 20-40% of the pool, outside the training sizes. What do
 #    ``gate_.alpha`` and the errors show?
 # 3. Replace ``LogisticRegression`` by ``Ridge`` on ``diabetes``: why is the correction over
-#    the Newton base then zero (tutorial 3)?
+#    the Newton base then zero (:ref:`tutorial 3
+#   <sphx_glr_auto_examples_plot_03_influence_newton.py>`)?
 #
 # References
 # ----------

@@ -81,13 +81,13 @@ print(f"time per utility call: exact {sh_exact.seconds_per_call * 1e3:.2f} ms, i
       f"{sh_infl.seconds_per_call * 1e3:.2f} ms")
 
 # %%
-# Read the agreement against tutorial 3. A leave-one-out removal is the regime where the
-# first-order expansion around the full fit is accurate, so influence LOO values track the
-# exact ones closely. A Shapley value averages over *prefixes* of all sizes, most of them far
+# Read the agreement against :ref:`tutorial 3
+# <sphx_glr_auto_examples_plot_03_influence_newton.py>`. A leave-one-out removal is the regime
+# where the first-order expansion around the full fit is accurate, so influence LOO values track
+# the exact ones closely. A Shapley value averages over *prefixes* of all sizes, most of them far
 # from the full pool, where the influence approximation of :math:`\theta(S)` is poor: the
-# influence-oracle Shapley values can rank the points quite differently from exact
-# retraining. LOO and Shapley are also different quantities: even both computed exactly they
-# need not agree.
+# influence-oracle Shapley values can rank the points quite differently from exact retraining. LOO
+# and Shapley are also different quantities: even both computed exactly they need not agree.
 
 # %%
 # Noisy labels

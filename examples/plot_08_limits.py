@@ -11,7 +11,8 @@ a given form can do better than. Two such floors need nothing but exact labels a
   the :math:`\theta(S)` of a pool (principal components) bounds the error from below.
 * **the size-only floor.** The best predictor that sees only :math:`|S|` is the mean of
   :math:`\theta(S)` over subsets of that size. A learned predictor that does not beat it has
-  learned nothing about *which* points are in :math:`S` (tutorial 4 shows why networks start
+  learned nothing about *which* points are in :math:`S` (:ref:`tutorial 4
+  <sphx_glr_auto_examples_plot_04_training_modelpred.py>` shows why networks start
   there).
 
 Both are measured out of sample: fitted on one set of exact labels, scored on another.
@@ -178,7 +179,8 @@ fig.tight_layout()
 # 1. Label 1,200 digits subsets instead of 500 and recompute both columns at rank 256. How
 #    close do they come to README's row, and how long do the fits take?
 # 2. Recompute the floors for subsets of 80-100% of the pool only. Why does the rank floor
-#    fall when the subsets are closer to the full pool (tutorial 3: first-order changes)?
+#    fall when the subsets are closer to the full pool (:ref:`tutorial 3
+#   <sphx_glr_auto_examples_plot_03_influence_newton.py>`: first-order changes)?
 # 3. Train ``ModelPred(base=None, rho_hidden=(128, 128, 8))`` on breast_cancer and compare
 #    its held-out error with the rank-8 floor above.
 #

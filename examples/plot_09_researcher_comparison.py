@@ -6,7 +6,8 @@ A researcher deciding how to answer "what would the model be without these point
 four families of answers: retrain exactly, use an influence function (Koh and Liang, 2017),
 take one Newton step from the full fit, fit a linear datamodel (Ilyas et al., 2022), or learn
 the set function :math:`S \mapsto \theta(S)` with ModelPred (Zeng et al., 2023; here as a
-correction over a classical base, tutorial 5). This tutorial runs all of them on one problem
+correction over a classical base, :ref:`tutorial 5
+<sphx_glr_auto_examples_plot_05_classical_base.py>`). This tutorial runs all of them on one problem
 and scores them three ways:
 
 1. **parameters**: the relative error :math:`\lVert\hat\theta(S) - \theta(S)\rVert /

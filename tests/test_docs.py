@@ -158,6 +158,19 @@ def test_docstring_bars_are_escaped_outside_literals():
     assert out[7] == r"Back to \|S\|."
 
 
+def test_theory_and_design_mentions_become_links():
+    pytest.importorskip("sphinx")
+    import docstring_fixes as fixes
+
+    out = fixes.escape_bars(["See THEORY.md, statement 3 and docs/design.md.",
+                             "Literal ``THEORY.md`` stays.", "", "Formula::", "",
+                             "    THEORY.md in a block"])
+    assert out[0] == ("See :doc:`THEORY.md </theory>`, statement 3 and "
+                      ":doc:`docs/design.md </design>`.")
+    assert out[1] == "Literal ``THEORY.md`` stays."
+    assert out[5] == "    THEORY.md in a block"
+
+
 def test_indented_formulas_become_literal_blocks():
     pytest.importorskip("sphinx")
     import docstring_fixes as fixes

@@ -6,6 +6,9 @@ This extension escapes those bars before the docstrings are parsed, outside inli
 literal blocks and directive bodies (where the text is shown or parsed as written), and outside
 tables and line blocks (lines that start with ``|`` or ``+``).
 
+Mentions of ``THEORY.md`` and ``docs/design.md`` in docstring prose become links to the
+theory and design pages of the site.
+
 It also fixes the one-line summaries of the autosummary tables: Sphinx cuts the first
 sentence at the first period followed by a space even inside an inline literal (``x . w``),
 and checks the cut on the wrong text, so the summary can end inside ````...````; here the cut
@@ -26,8 +29,16 @@ _TRAILING_UNDERSCORE = re.compile(r"\b([A-Za-z][A-Za-z0-9_]*?)_(?=[\s,.;:)\]]|$)
 _PARAM_HEADER = re.compile(r"^\s*[A-Za-z_][\w, *]*\s:\s|^\s*[A-Za-z_]\w*\s*$")
 
 
+# the project's own pages named in docstring prose become links to them on the site
+_PAGE_LINKS = ((re.compile(r"(?<![\w/`])THEORY\.md\b"), ":doc:`THEORY.md </theory>`"),
+               (re.compile(r"(?<![\w/`])docs/design\.md\b"), ":doc:`docs/design.md </design>`"))
+
+
 def _escape_text(text: str) -> str:
-    return _TRAILING_UNDERSCORE.sub(r"\1\\_", _BAR.sub(r"\\|", text))
+    text = _TRAILING_UNDERSCORE.sub(r"\1\\_", _BAR.sub(r"\\|", text))
+    for pattern, link in _PAGE_LINKS:
+        text = pattern.sub(link, text)
+    return text
 
 
 def _escape_line(line: str) -> str:
