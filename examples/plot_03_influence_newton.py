@@ -81,10 +81,10 @@ fig.tight_layout()
 #   removal has less curvature than :math:`H_S`, and the influence function never sees that:
 #   its error is first order in the removed fraction and grows steadily with it.
 # * The Newton step uses the Hessian of what remains, :math:`H_{S\setminus G}`; its error is
-#   only the curvature *variation* along the path (:doc:`Theorem 4.1 </theory>`: :math:`L r^2 /
-# (2\lambda_{\min})`,   :math:`L` the Lipschitz constant of the Hessian). It stays small until the
-# removed group   moves the fit far, where the logistic curvature at :math:`\theta_0` no longer
-# describes   the curvature at :math:`\theta(S\setminus G)`.
+#   only the curvature *variation* along the path (:doc:`Theorem 4.1 </theory>`:
+#   :math:`L r^2 / (2\lambda_{\min})`, :math:`L` the Lipschitz constant of the Hessian). It
+#   stays small until the removed group moves the fit far, where the logistic curvature at
+#   :math:`\theta_0` no longer describes the curvature at :math:`\theta(S\setminus G)`.
 # * The second-order group influence adds the first Neumann term of that Hessian change (and
 #   the third-derivative term): the most accurate for small groups in the table above, but a
 #   Taylor polynomial in the size of the removal, so it degrades faster than the Newton step
@@ -149,8 +149,8 @@ assert gap_newton < 1e-10  # tolerance: one float64 solve of a well-conditioned 
 # Exercises
 # ---------
 # 1. Remove the points with the *largest* leave-one-out shift (:ref:`tutorial 1
-# <sphx_glr_auto_examples_plot_01_theta_of_s.py>`) instead of random    ones. Which approximation
-# suffers most, and why?
+#    <sphx_glr_auto_examples_plot_01_theta_of_s.py>`) instead of random    ones. Which approximation
+#    suffers most, and why?
 # 2. Repeat the first table with ``lam = 0.1``: the Hessian's smallest eigenvalue falls. How
 #    do the errors change, and which term of :doc:`Theorem 4.1 </theory>` explains it?
 # 3. Fit the log-log slope over larger :math:`\varepsilon` only (``np.logspace(-1, -0.3, 8)``).

@@ -148,7 +148,7 @@ for name, fn in (("exact refits", lambda: learner.fit_subsets(X, y, many)),
 #    ``gate_.alpha`` and the errors show?
 # 3. Replace ``LogisticRegression`` by ``Ridge`` on ``diabetes``: why is the correction over
 #    the Newton base then zero (:ref:`tutorial 3
-#   <sphx_glr_auto_examples_plot_03_influence_newton.py>`)?
+#    <sphx_glr_auto_examples_plot_03_influence_newton.py>`)?
 #
 # References
 # ----------

@@ -132,8 +132,8 @@ def rms_floor(thetas, r):
 held_out = thetas_d[ev]
 print(f"{'rank':>5s} {'median rel. error, out of sample':>33s} {'RMS floor, in sample':>21s}")
 for r, e in zip(ranks_d, rank_d, strict=True):
-    rms = rms_floor(held_out, r) if r < len(held_out) else float("nan")
-    print(f"{r:5d} {e:33.2%} {rms:21.2%}")
+    rms = f"{rms_floor(held_out, r):.2%}" if r < len(held_out) else "n/a (r > k)"
+    print(f"{r:5d} {e:33.2%} {rms:>21s}")
 ok = [r < len(held_out) for r in ranks_d]
 rms_d = np.array([rms_floor(held_out, r) for r in np.array(ranks_d)[ok]])
 assert np.all(rms_d <= rank_d[ok])  # the in-sample floor is below the out-of-sample estimate
@@ -144,7 +144,9 @@ assert np.all(rms_d <= rank_d[ok])  # the in-sample floor is below the out-of-sa
 # fitted on other subsets. (2) An RMS relative to the RMS norm weighs subsets with large
 # :math:`\theta(S)` more than a median of per-subset ratios does. (3) With 250 subsets the
 # in-sample floor at rank 256 is zero by construction (any 250 points lie in a 249-dim affine
-# subspace), so README's rank-256 number needs its 1,200 subsets. Read README's column as
+# subspace), so README's rank-256 number needs its 1,200 subsets; for the same reason the
+# in-sample floor here is lower than README's at every rank (a subspace fits 250 points
+# more easily than 1,200) and rises towards it as subsets are added. Read README's column as
 # "no predictor can do better on these subsets" and this tutorial's table as "what a
 # subspace learned from data achieves on new ones".
 fig, ax = plt.subplots(1, 2, figsize=(9.6, 4.4))
@@ -180,7 +182,7 @@ fig.tight_layout()
 #    close do they come to README's row, and how long do the fits take?
 # 2. Recompute the floors for subsets of 80-100% of the pool only. Why does the rank floor
 #    fall when the subsets are closer to the full pool (:ref:`tutorial 3
-#   <sphx_glr_auto_examples_plot_03_influence_newton.py>`: first-order changes)?
+#    <sphx_glr_auto_examples_plot_03_influence_newton.py>`: first-order changes)?
 # 3. Train ``ModelPred(base=None, rho_hidden=(128, 128, 8))`` on breast_cancer and compare
 #    its held-out error with the rank-8 floor above.
 #

@@ -59,8 +59,8 @@ print(f"{len(pairs)} exact labels in {label_seconds:.1f} s; training: "
       + ", ".join(f"over {b} {s:.1f} s" for b, s in train_seconds.items()))
 
 # %%
-# 1. Parameters: ``baselines.compare``
-# ------------------------------------
+# Step 1, parameters: ``baselines.compare``
+# ------------------------------------------
 # Held-out removals of three sizes, each scored against its exact refit. ``compare`` runs the
 # classical methods itself (``"datamodel"`` fits a ridge datamodel on 2n exact subsets) and
 # any extra predictor passed to it.
@@ -93,8 +93,8 @@ ax.legend(ncol=3, loc="upper left")
 fig.tight_layout()
 
 # %%
-# 2. Attribution: the linear datamodeling score
-# ---------------------------------------------
+# Step 2, attribution: the linear datamodeling score
+# --------------------------------------------------
 # An attribution :math:`\tau` predicts each test point's loss on a subset additively,
 # :math:`g(S) = \sum_{i\in S}\tau_i`; LDS is the Spearman correlation between that and the
 # loss of the model *retrained exactly* on :math:`S`, over held-out half-subsets, averaged
@@ -120,8 +120,8 @@ for name, method, oracle in sources:
 # reference point of the field (Ilyas et al., 2022; Park et al., 2023).
 
 # %%
-# 3. Cost: when does each method pay?
-# -----------------------------------
+# Step 3, cost: when does each method pay?
+# ----------------------------------------
 # Each method's cost for :math:`Q` queries is a setup plus a per-query time. Both are
 # measured here on 1 and 2,000 random subsets retaining 50-100% of the pool (best of three
 # timings; the machine building this page may be shared, so read ratios, not seconds).
