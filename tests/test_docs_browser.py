@@ -96,3 +96,19 @@ def test_built_site_in_the_browser():
     failures = check_browser.check_site(SITE, CHROMIUM, modelpred_theory.__version__,
                                         math_pages=check_browser.expected_math_pages(ROOT))
     assert failures == []
+
+
+def test_ci_runs_the_browser_check_and_requires_the_browser(tmp_path, monkeypatch, capsys):
+    makefile = (ROOT / "Makefile").read_text()
+    assert "docs/_ext/check_browser.py docs/_build/html" in makefile
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "apt-get install -y --no-install-recommends chromium" in ci
+    assert "MPT_REQUIRE_BROWSER=1 make docs" in ci
+    (tmp_path / "index.html").write_text("<html></html>")
+    monkeypatch.setenv("MPT_CHROMIUM", str(tmp_path / "no-such-browser"))
+    monkeypatch.delenv("MPT_REQUIRE_BROWSER", raising=False)
+    assert check_browser.main([str(tmp_path)]) == 0          # a local build says it skipped
+    assert "SKIPPED: chromium not found" in capsys.readouterr().err
+    monkeypatch.setenv("MPT_REQUIRE_BROWSER", "1")
+    assert check_browser.main([str(tmp_path)]) == 2          # CI fails without the browser
+    assert "FAIL: chromium not found" in capsys.readouterr().err
