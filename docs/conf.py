@@ -128,6 +128,10 @@ html_theme_options = {
 html_context = {"default_mode": "light"}
 # single pages without sub-pages: no (empty) left navigation column, wider text
 html_sidebars = {page: [] for page in ("index", "getting_started", "cli", "design", "theory",
-                                       "results", "changelog")}
+                                       "results", "changelog", "auto_examples/*")}
+# tutorials: no side columns either, so a figure is shown at (nearly) its own width and its
+# fonts stay at 10 pt or more (docs/_ext/gallery_setup.py)
+html_theme_options["secondary_sidebar_items"] = {"**": ["page-toc", "sourcelink"],
+                                                 "auto_examples/*": []}
 html_show_sourcelink = True
 html_copy_source = True

@@ -18,9 +18,10 @@ def one_torch_thread(gallery_conf, fname, when=None):
 def readable_figures(gallery_conf, fname, when=None):
     """Figure fonts of at least 10 pt at the page's width.
 
-    Figures are saved at 100 dpi, so a figure of at most 9.6 inches is at most 960 px wide; the
-    text column of the theme is about 800 px, so a wide figure is scaled by about 0.83 at
-    page width. 12 pt tick and legend labels and 13 pt text are then drawn at 10 pt or more.
+    Figures are saved at 100 dpi, so a figure of at most 9.6 inches is at most 960 px wide.
+    Tutorial pages have no side columns (``docs/conf.py``), so the text column is up to about
+    960 px and a figure is shown at (nearly) its own size: 12 pt tick and legend labels and
+    13 pt text stay above 10 pt on the page (a 0.83 scale still leaves them at 10 pt).
     ``tests/test_docs.py`` checks that no tutorial sets a smaller font or a wider figure.
     """
     import matplotlib
