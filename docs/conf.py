@@ -131,7 +131,9 @@ html_sidebars = {page: [] for page in ("index", "getting_started", "cli", "desig
                                        "results", "changelog", "auto_examples/*")}
 # tutorials: no side columns either, so a figure is shown at (nearly) its own width and its
 # fonts stay at 10 pt or more (docs/_ext/gallery_setup.py)
-html_theme_options["secondary_sidebar_items"] = {"**": ["page-toc", "sourcelink"],
-                                                 "auto_examples/*": []}
+html_theme_options["secondary_sidebar_items"] = {
+    page: ["page-toc", "sourcelink"]
+    for page in ("gen_modules/**", "api", "index", "getting_started", "cli", "design", "theory",
+                 "results", "changelog")}  # pages not listed (the tutorials) get none
 html_show_sourcelink = True
 html_copy_source = True

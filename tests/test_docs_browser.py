@@ -70,6 +70,8 @@ def test_browser_check_finds_what_a_reader_would_see(tmp_path):
     _write(tmp_path, {
         "index": "<p>raw $$\\frac{a}{b}$$ left by a broken math renderer</p>",
         "tutorial": (f"<p>{MATH}</p><img src='missing.png'>"
+                     "<div class='sphx-glr-script-out'><pre style='max-height: 2em; "
+                     "overflow: auto'>" + "row of a long table\n" * 30 + "</pre></div>"
                      "<script>console.error('boom from the page')</script>"),
         "theory": f"<p>{MATH}</p><script>undefined_function()</script>",
         "ModelPred API": '<dl class="py class"><dt id="m.ModelPred">ModelPred</dt></dl>',
@@ -81,6 +83,7 @@ def test_browser_check_finds_what_a_reader_would_see(tmp_path):
     assert "index: raw LaTeX" in failures
     assert "tutorial: console.error: boom from the page" in failures
     assert "tutorial: figure not loaded: missing.png" in failures
+    assert "tutorial: printed output in a scrolling box: 'row of a long table" in failures
     assert "theory: exception:" in failures and "undefined_function" in failures
     for name in check_browser.MODELPRED_METHODS:
         assert f"ModelPred API: method {name} not listed" in failures
