@@ -2,7 +2,8 @@
 #   make demo   - create .venv if missing, then run the main job (`modelpred demo`)
 #   make test   - create .venv if missing, then run the test suite
 #   make docs   - build the documentation site offline into docs/_build/html (warnings are
-#                 errors; the tutorials in examples/ run), installing the docs extra if missing
+#                 errors; the tutorials in examples/ run), installing the docs extra if missing,
+#                 then open it in headless Chromium (Debian package `chromium`) and check it
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -27,6 +28,7 @@ docs: $(BIN)/modelpred
 	$(BIN)/python -c "$(DOCS_IMPORTS)" 2>/dev/null || $(BIN)/python -m pip install -e '.[dev,docs]'
 	MPLBACKEND=Agg TQDM_DISABLE=1 $(BIN)/python -m sphinx -b html -W --keep-going docs docs/_build/html
 	$(BIN)/python docs/_ext/check_offline.py docs/_build/html
+	$(BIN)/python docs/_ext/check_browser.py docs/_build/html
 	$(BIN)/python docs/_ext/gallery_times.py docs/auto_examples
 
 lint: $(BIN)/modelpred

@@ -21,6 +21,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars in the gallery output
 
 import apigen  # noqa: E402
+import cli_reference  # noqa: E402
 import readme_results  # noqa: E402
 
 import modelpred_theory  # noqa: E402
@@ -43,11 +44,14 @@ extensions = [
 # -- generated sources (rewritten at every build, ignored by git) ---------------------------
 API_PAGES = apigen.write_api(DOCS / "gen_modules" / "api")
 readme_results.write_results(ROOT / "README.md", DOCS / "gen_modules" / "results_table.md")
+readme_results.write_shortfalls(ROOT / "README.md", DOCS / "gen_modules" / "shortfalls.md")
+cli_reference.write_reference(DOCS / "gen_modules" / "cli_reference.md")
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 exclude_patterns = ["_build", "**.ipynb_checkpoints", "auto_examples/*.ipynb",
                     "auto_examples/*.py", "gen_modules/results_table.md", "gen_modules/api_toc.rst",
+                    "gen_modules/shortfalls.md", "gen_modules/cli_reference.md",
                     "gen_modules/backreferences"]
 templates_path = ["_templates"]
 highlight_language = "none"  # docstring formulas and THEORY.md blocks are text, not Python
@@ -58,7 +62,12 @@ nitpicky = False
 # is new since the last build) is then stubbed too, which autosummary_generate = True misses
 autosummary_generate = sorted(str(p.relative_to(DOCS)) for p in API_PAGES)
 autosummary_imported_members = True
-autodoc_default_options = {"members": False}
+# The class template (_templates/autosummary/class.rst) documents members explicitly; a
+# default of "members": False here would override its :members: option (Sphinx >= 9).
+autodoc_default_options: dict[str, object] = {}
+# Names a tutorial may use for a documented object (top-level re-exports): the "Examples
+# using X" list of each API page collects both spellings (sphinx-gallery backreferences).
+autosummary_context = {"aliases": apigen.aliases()}
 autodoc_typehints = "none"           # the numpydoc "Parameters" sections carry the types
 autodoc_member_order = "bysource"
 numpydoc_show_class_members = False  # the class template lists the methods itself
@@ -74,7 +83,9 @@ myst_heading_anchors = 3
 sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
     "gallery_dirs": "auto_examples",
-    "filename_pattern": r"/plot_",
+    # MPT_DOCS_EXAMPLES=regex runs only the matching tutorials (while editing one); the
+    # others are still rendered, without output. Default: every tutorial runs.
+    "filename_pattern": os.environ.get("MPT_DOCS_EXAMPLES", r"/plot_"),
     "within_subsection_order": "FileNameSortKey",
     "abort_on_example_error": True,    # a failing tutorial fails the build
     "only_warn_on_example_error": False,
@@ -87,7 +98,8 @@ sphinx_gallery_conf = {
     "show_memory": False,
     "show_signature": False,
     "image_scrapers": ("matplotlib",),
-    "reset_modules": ("matplotlib", "gallery_setup.one_torch_thread"),
+    "reset_modules": ("matplotlib", "gallery_setup.one_torch_thread",
+                      "gallery_setup.readable_figures"),
     "capture_repr": ("_repr_html_", "__repr__"),
     "plot_gallery": "True",
     # the execution-times pages load jQuery/DataTables from CDNs: not written (offline site);
@@ -110,11 +122,18 @@ html_theme_options = {
     "navigation_with_keys": False,
     "header_links_before_dropdown": 8,
     "footer_start": ["copyright"],
-    "footer_end": ["sphinx-version"],
+    "footer_end": ["project-version", "sphinx-version"],
+    "navbar_start": ["navbar-logo", "project-version"],
 }
 html_context = {"default_mode": "light"}
 # single pages without sub-pages: no (empty) left navigation column, wider text
-html_sidebars = {page: [] for page in ("index", "getting_started", "design", "theory",
-                                       "results")}
+html_sidebars = {page: [] for page in ("index", "getting_started", "cli", "design", "theory",
+                                       "results", "changelog", "auto_examples/*")}
+# tutorials: no side columns either, so a figure is shown at (nearly) its own width and its
+# fonts stay at 10 pt or more (docs/_ext/gallery_setup.py)
+html_theme_options["secondary_sidebar_items"] = {
+    page: ["page-toc", "sourcelink"]
+    for page in ("gen_modules/**", "api", "index", "getting_started", "cli", "design", "theory",
+                 "results", "changelog")}  # pages not listed (the tutorials) get none
 html_show_sourcelink = True
 html_copy_source = True

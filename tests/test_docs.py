@@ -158,6 +158,19 @@ def test_docstring_bars_are_escaped_outside_literals():
     assert out[7] == r"Back to \|S\|."
 
 
+def test_theory_and_design_mentions_become_links():
+    pytest.importorskip("sphinx")
+    import docstring_fixes as fixes
+
+    out = fixes.escape_bars(["See THEORY.md, statement 3 and docs/design.md.",
+                             "Literal ``THEORY.md`` stays.", "", "Formula::", "",
+                             "    THEORY.md in a block"])
+    assert out[0] == ("See :doc:`THEORY.md </theory>`, statement 3 and "
+                      ":doc:`docs/design.md </design>`.")
+    assert out[1] == "Literal ``THEORY.md`` stays."
+    assert out[5] == "    THEORY.md in a block"
+
+
 def test_indented_formulas_become_literal_blocks():
     pytest.importorskip("sphinx")
     import docstring_fixes as fixes
@@ -218,3 +231,234 @@ def test_tutorials_are_numbered_scripts_with_titles():
         text = path.read_text()
         assert re.match(r'^r?"""\n?.+\n=+\n', text), f"{path.name}: no gallery title"
         assert "plt." in text, f"{path.name}: leaves no figure"
+
+
+# ---------------------------------------------------------------- API pages: members, examples
+def test_class_pages_list_methods_and_examples():
+    template = (DOCS / "_templates" / "autosummary" / "class.rst").read_text()
+    assert ":members:" in template and ":inherited-members:" in template
+    assert ".. minigallery::" in template and "Examples using" in template
+    assert ".. minigallery::" in (DOCS / "_templates" / "autosummary" / "base.rst").read_text()
+    # a default of "members": False overrides the template's :members: (Sphinx >= 9)
+    conf = (DOCS / "conf.py").read_text()
+    assert not re.search(r'autodoc_default_options\s*=\s*\{[^}]*"members":\s*False', conf)
+
+
+def test_aliases_link_top_level_names_to_their_pages():
+    aliases = apigen.aliases()
+    assert aliases["modelpred_theory.setfn.ModelPred"] == "modelpred_theory.ModelPred"
+    assert aliases["modelpred_theory.setfn.certify"] == "modelpred_theory.certify"
+    assert set(aliases.values()) <= {f"modelpred_theory.{n}" for n in modelpred_theory.__all__}
+
+
+def test_column_style_attributes_become_numpydoc_fields():
+    pytest.importorskip("sphinx")
+    import inspect
+
+    import docstring_fixes as fixes
+
+    lines = inspect.getdoc(modelpred_theory.ModelPred).splitlines()
+    out = fixes.split_field_columns(lines)
+    start = out.index("Attributes")
+    section = out[start:]
+    assert "net_ : DeepSets" in section and "    the trained network (float32)" in section
+    assert "predict_dtype : str" in section
+    # every field header is followed by its indented description
+    headers = [i for i, line in enumerate(section) if re.match(r"^\w+ : ", line)]
+    assert len(headers) >= 8
+    assert all(section[i + 1].startswith("    ") for i in headers)
+    # sections already in numpydoc form are untouched
+    doc = inspect.getdoc(modelpred_theory.learners.LogisticRegression).splitlines()
+    assert fixes.split_field_columns(doc) == doc
+
+
+# ---------------------------------------------------------------- one source for every number
+FIGURE = re.compile(r"(?<![\w.])(\d+\.\d+\s*%|\d+(?:\.\d+)?e-?\d+|\d+\.\d+)")
+REFERENCE = re.compile(r"(Theorem|Statement|statement|Remark|Section|section|THEORY\.md,?)"
+                       r"\s+\d+(\.\d+)*")
+MARKUP = re.compile(r"``.*?``|:\w+:`[^`]*`|`[^`]*`", re.DOTALL)
+
+
+def _prose_paragraphs(path: Path) -> list[str]:
+    """The text a reader sees in a tutorial: its docstring and its ``# %%`` text blocks, as
+    paragraphs (lines joined, so inline markup that spans lines is one unit)."""
+    import ast
+
+    text = path.read_text(encoding="utf-8")
+    blocks = [ast.get_docstring(ast.parse(text), clean=False) or ""]
+    current: list[str] | None = None
+    for line in text.splitlines():
+        if line.startswith("# %%"):
+            current = []
+            blocks.append("")
+            continue
+        if current is not None and line.startswith("#"):
+            blocks[-1] += line[2:] + "\n"
+            continue
+        current = None
+    paragraphs = []
+    for block in blocks:
+        paragraphs.extend(p for p in re.split(r"\n\s*\n", block) if p.strip())
+    return paragraphs
+
+
+def hand_typed_figures(paragraph: str) -> list[str]:
+    """Decimal or scientific numbers in prose, outside math, literals and theorem numbers."""
+    if paragraph.lstrip().startswith(".. math::"):
+        return []
+    plain = REFERENCE.sub("", MARKUP.sub("", paragraph))
+    return [m.group(1) for m in FIGURE.finditer(plain)]
+
+
+def test_the_figure_finder_finds_figures():
+    assert hand_typed_figures("error 0.22% over influence") == ["0.22%"]
+    assert hand_typed_figures("a bound of 2.4e-02 and AUC 0.640") == ["2.4e-02", "0.640"]
+    assert hand_typed_figures("see Theorem 4.1 and :math:`0.5` and ``lr=5e-3``") == []
+    assert hand_typed_figures("flip 10% of 120 points") == []  # settings, not measurements
+
+
+def test_tutorial_prose_quotes_no_measured_figure():
+    """A measured number in a tutorial is printed by its code (and asserted where the text
+    draws a conclusion from it), never typed into the prose where it could go stale."""
+    found = {}
+    for path in sorted((ROOT / "examples").glob("plot_*.py")):
+        for paragraph in _prose_paragraphs(path):
+            figures = hand_typed_figures(paragraph)
+            if figures:
+                found.setdefault(path.name, []).extend(figures)
+    assert not found, f"hand-typed figures in tutorial prose: {found}"
+
+
+def test_docstrings_quote_no_measured_percentage():
+    """Measured accuracies live in the JSON a command writes and README's table (the Results
+    page), not in docstrings: no percentage with decimals in any public docstring."""
+    import inspect
+
+    pct = re.compile(r"\d+\.\d+\s*%")
+    offenders = []
+    for modname in apigen.documented_modules():
+        mod = importlib.import_module(modname)
+        objs = [mod] + [getattr(mod, n) for n in getattr(mod, "__all__", [])]
+        for obj in objs:
+            members = [obj]
+            if inspect.isclass(obj):
+                members += [v for v in vars(obj).values() if callable(v) or isinstance(v,
+                                                                                    property)]
+            for member in members:
+                doc = inspect.getdoc(member) or ""
+                offenders += [f"{getattr(obj, '__name__', obj)}: {m}" for m in pct.findall(doc)]
+    assert not offenders, offenders
+
+
+# ---------------------------------------------------------------- tutorials end in understanding
+def _section(text: str, title: str) -> str:
+    """The comment lines of a tutorial's text section, up to the next heading or code."""
+    lines = text.splitlines()
+    try:
+        start = next(i for i in range(len(lines) - 1) if lines[i] == f"# {title}"
+                     and re.fullmatch(r"# -+", lines[i + 1]))
+    except StopIteration:
+        return ""
+    out = []
+    for i in range(start + 2, len(lines)):
+        if not lines[i].startswith("#") or (i + 1 < len(lines)
+                                            and re.fullmatch(r"# -+", lines[i + 1])):
+            break
+        out.append(lines[i])
+    return "\n".join(out)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "examples").glob("plot_*.py")),
+                         ids=lambda p: p.stem)
+def test_every_tutorial_ends_with_what_we_learned_exercises_and_sources(path):
+    text = path.read_text(encoding="utf-8")
+    learned = " ".join(line[2:] for line in _section(text, "What we learned").splitlines())
+    learned = learned.split(".. list-table::")[0]
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z*:])", learned.strip()) if s]
+    assert 3 <= len(sentences) <= 8, f"{path.name}: 'What we learned' has {len(sentences)}"
+    assert re.search(r"figure|chart|plot", learned), f"{path.name}: not tied to its figure"
+    exercises = re.findall(r"^# \d\. ", _section(text, "Exercises"), re.MULTILINE)
+    assert 2 <= len(exercises) <= 3, f"{path.name}: {len(exercises)} exercises"
+    entries = _section(text, "References").split("# - ")[1:]
+    assert entries, f"{path.name}: cites no source"
+    for entry in entries:  # author, title, venue and year
+        assert re.search(r"\b(19|20)\d\d\b", entry) and '"' in entry, entry
+    assert text.index("# What we learned") < text.index("# Exercises") < text.index(
+        "# References"), f"{path.name}: sections out of order"
+
+
+def test_the_surprising_outputs_are_explained():
+    """Tutorials 2, 4 and 7 show outputs that contradict a first guess; each has a section that
+    explains it, and asserts that back the explanation."""
+    expect = {"plot_02_ridge_decomposition.py": "Why the short curves go flat",
+              "plot_04_training_modelpred.py": "The surprise",
+              "plot_07_data_valuation.py": "Why exact-oracle Shapley first loses"}
+    for name, heading in expect.items():
+        text = (ROOT / "examples" / name).read_text(encoding="utf-8")
+        assert heading in text, name
+        assert text.count("assert ") >= 3, name
+
+
+def test_tutorials_cite_the_papers_they_reproduce():
+    cites = {"plot_03": ["Koh and P. Liang"], "plot_04": ["ModelPred"],
+             "plot_05": ["ModelPred", "Deep"], "plot_07": ["Ghorbani and J. Zou"],
+             "plot_09": ["ModelPred", "Koh and P. Liang", "Ilyas", "TRAK"]}
+    for prefix, needles in cites.items():
+        (path,) = (ROOT / "examples").glob(f"{prefix}_*.py")
+        refs = _section(path.read_text(encoding="utf-8"), "References")
+        for needle in needles:
+            assert needle in refs, f"{path.name}: no {needle!r} in its references"
+
+
+def test_tutorial_figures_are_readable():
+    """Figures are drawn with fonts of at least 10 pt at page width (gallery_setup sets the
+    sizes): no tutorial sets a smaller font, a figure wider than 9.6 in, or an axis floor at
+    rounding level (1e-16) that squashes the data."""
+    for path in sorted((ROOT / "examples").glob("plot_*.py")):
+        text = path.read_text(encoding="utf-8")
+        for size in re.findall(r"fontsize\s*=\s*(\d+(?:\.\d+)?)", text):
+            assert float(size) >= 10, f"{path.name}: fontsize={size}"
+        for width in re.findall(r"figsize\s*=\s*\((\d+(?:\.\d+)?)", text):
+            assert float(width) <= 9.6, f"{path.name}: figure {width} in wide"
+        assert "1e-16" not in text, f"{path.name}: an axis runs to rounding level"
+    setup = (DOCS / "_ext" / "gallery_setup.py").read_text()
+    assert re.search(r'"xtick.labelsize": 1[2-9]', setup)
+    assert "gallery_setup.readable_figures" in (DOCS / "conf.py").read_text()
+
+
+# ---------------------------------------------------------------- pages generated from sources
+def test_changelog_starts_with_the_package_version():
+    text = (DOCS / "changelog.md").read_text(encoding="utf-8")
+    first = re.search(r"^## (\S+)", text, re.MULTILINE)
+    assert first and first.group(1) == modelpred_theory.__version__
+    assert "changelog" in (DOCS / "index.md").read_text()
+
+
+def test_version_on_every_page():
+    conf = (DOCS / "conf.py").read_text()
+    assert '"project-version"' in conf
+    assert "{{ version }}" in (DOCS / "_templates" / "project-version.html").read_text()
+
+
+def test_cli_reference_has_every_subcommand():
+    import cli_reference
+
+    from modelpred_theory import cli
+
+    text = cli_reference.reference_markdown()
+    for name in cli.COMMANDS:
+        assert f"## `modelpred {name}`" in text
+        assert f"usage: modelpred {name}" in text
+    blocks = re.findall(r"^```text\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+    assert len(blocks) == len(cli.COMMANDS) + 1
+    # argparse wrapped the help text: no line of it scrolls sideways on the page
+    assert max(len(line) for block in blocks for line in block.splitlines()) <= \
+        cli_reference.WIDTH
+
+
+def test_results_page_keeps_what_falls_short():
+    body = readme_results.extract_shortfalls((ROOT / "README.md").read_text())
+    assert body.lstrip().startswith("- ")
+    with pytest.raises(ValueError, match="What falls short"):
+        readme_results.extract_shortfalls("# T\n\n## Results\n\n| a |\n|---|\n")
+    assert "gen_modules/shortfalls.md" in (DOCS / "results.md").read_text()

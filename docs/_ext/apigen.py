@@ -87,6 +87,16 @@ def top_level_entries(package: str = PACKAGE) -> dict[str, str]:
     return where
 
 
+def aliases(package: str = PACKAGE) -> dict[str, str]:
+    """``{documented module.name: package.name}`` for the top-level re-exports.
+
+    A tutorial writes ``mpt.ModelPred``; the API page documents
+    ``modelpred_theory.setfn.ModelPred``. The class / function templates list the tutorials
+    that use either spelling (sphinx-gallery's backreferences record the spelling used).
+    """
+    return {target: f"{package}.{name}" for name, target in top_level_entries(package).items()}
+
+
 def _title(text: str, ch: str = "=") -> str:
     return f"{text}\n{ch * len(text)}\n"
 

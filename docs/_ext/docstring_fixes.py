@@ -6,6 +6,9 @@ This extension escapes those bars before the docstrings are parsed, outside inli
 literal blocks and directive bodies (where the text is shown or parsed as written), and outside
 tables and line blocks (lines that start with ``|`` or ``+``).
 
+Mentions of ``THEORY.md`` and ``docs/design.md`` in docstring prose become links to the
+theory and design pages of the site.
+
 It also fixes the one-line summaries of the autosummary tables: Sphinx cuts the first
 sentence at the first period followed by a space even inside an inline literal (``x . w``),
 and checks the cut on the wrong text, so the summary can end inside ````...````; here the cut
@@ -26,8 +29,16 @@ _TRAILING_UNDERSCORE = re.compile(r"\b([A-Za-z][A-Za-z0-9_]*?)_(?=[\s,.;:)\]]|$)
 _PARAM_HEADER = re.compile(r"^\s*[A-Za-z_][\w, *]*\s:\s|^\s*[A-Za-z_]\w*\s*$")
 
 
+# the project's own pages named in docstring prose become links to them on the site
+_PAGE_LINKS = ((re.compile(r"(?<![\w/`])THEORY\.md\b"), ":doc:`THEORY.md </theory>`"),
+               (re.compile(r"(?<![\w/`])docs/design\.md\b"), ":doc:`docs/design.md </design>`"))
+
+
 def _escape_text(text: str) -> str:
-    return _TRAILING_UNDERSCORE.sub(r"\1\\_", _BAR.sub(r"\\|", text))
+    text = _TRAILING_UNDERSCORE.sub(r"\1\\_", _BAR.sub(r"\\|", text))
+    for pattern, link in _PAGE_LINKS:
+        text = pattern.sub(link, text)
+    return text
 
 
 def _escape_line(line: str) -> str:
@@ -103,8 +114,59 @@ def literalize_indented(lines: list[str]) -> list[str]:
     return out
 
 
+# "name : type    description" on one line (a column layout for the terminal)
+_ONE_LINE_FIELD = re.compile(
+    r"^(?P<indent>\s*)(?P<head>[A-Za-z_][\w, ]* : \S.*?)\s{2,}(?P<desc>\S.*)$")
+_SECTIONS = ("Attributes",)
+
+
+def split_field_columns(lines: list[str]) -> list[str]:
+    """Turn column-style fields (``name : type    description``) into numpydoc fields.
+
+    Some docstrings align the description of a field in a column on the same line as its
+    type, which reads well in a terminal; numpydoc would take the whole line as the type. In
+    the sections of ``_SECTIONS`` such a line becomes the field header ``name : type`` and the
+    description (with its continuation lines) moves to the indented lines below it. Only the
+    Attributes sections use that layout.
+    """
+    out: list[str] = []
+    section = None
+    field_indent = None
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        if stripped in _SECTIONS and nxt and set(nxt) == {"-"}:
+            section, field_indent = stripped, None
+            out.append(line)
+            continue
+        if section and stripped and set(stripped) == {"-"}:
+            out.append(line)
+            continue
+        if section is None:
+            out.append(line)
+            continue
+        indent = len(line) - len(line.lstrip())
+        match = _ONE_LINE_FIELD.match(line)
+        if match and (field_indent is None or indent <= field_indent):
+            field_indent = indent
+            out.append(f"{match['indent']}{match['head']}")
+            out.append(f"{match['indent']}    {match['desc']}")
+            continue
+        if field_indent is not None and stripped and indent > field_indent + 4:
+            out.append(" " * (field_indent + 4) + stripped)  # continuation of a description
+            continue
+        if field_indent is not None and stripped and indent <= field_indent:
+            field_indent = indent if " : " in stripped or _is_name(stripped) else None
+        out.append(line)
+    return out
+
+
+def _is_name(text: str) -> bool:
+    return re.fullmatch(r"[A-Za-z_][\w, ]*", text) is not None
+
+
 def _process_docstring(app, what, name, obj, options, lines):
-    lines[:] = escape_bars(literalize_indented(lines))
+    lines[:] = escape_bars(literalize_indented(split_field_columns(lines)))
 
 
 _original_extract_summary = _autosummary.extract_summary

@@ -55,3 +55,33 @@ def write_results(readme: str | Path, out: str | Path) -> Path:
     if not out.exists() or out.read_text(encoding="utf-8") != text:
         out.write_text(text, encoding="utf-8")
     return out
+
+
+SHORTFALLS = "What falls short"
+
+
+def extract_shortfalls(readme_text: str) -> str:
+    """README's list of what falls short: from the paragraph that starts with
+    ``What falls short`` (after the results table) to the next ``## `` heading, without that
+    opening line. Missing, or empty, is an error: the Results page never drops it silently."""
+    lines = readme_text.splitlines()
+    try:
+        start = next(i for i, line in enumerate(lines) if line.startswith(SHORTFALLS))
+    except StopIteration:
+        raise ValueError(f"README.md has no paragraph starting with {SHORTFALLS!r}") from None
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
+               len(lines))
+    body = "\n".join(lines[start + 1:end]).strip("\n")
+    if not body.strip():
+        raise ValueError(f"README.md: the {SHORTFALLS!r} section is empty")
+    return body + "\n"
+
+
+def write_shortfalls(readme: str | Path, out: str | Path) -> Path:
+    """Write README's "What falls short" list to ``out`` (only when it changed)."""
+    text = extract_shortfalls(Path(readme).read_text(encoding="utf-8"))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not out.exists() or out.read_text(encoding="utf-8") != text:
+        out.write_text(text, encoding="utf-8")
+    return out

@@ -186,8 +186,8 @@ class ResidualGate:
     near the pool, not quadratic. So the network learns r(S) / t = O(1 / n + t), bounded and
     still vanishing on the pool (r / t^2 = O(1 / (t n) + 1) would blow up there); multiplying
     back by t makes the correction exactly zero on the pool and small near it, so it cannot
-    add a floor of its own where the base is already exact. Measured (``modelpred demo``,
-    Newton base, median relative error): 0.026% with t, 0.10% with t^2 (THEORY.md, Remark 7.5).
+    add a floor of its own where the base is already exact. Measured with ``modelpred demo``
+    (Newton base): the factor t gives the lower median relative error (THEORY.md, Remark 7.5).
     alpha(t) in [0, 1] is a per-bin shrink (bins of width 0.1 in t) chosen on
     held-out pairs to minimise the median relative error of base + alpha * correction;
     alpha = 0 (the base alone) in bins with fewer than 5 held-out pairs, i.e. outside the

@@ -78,8 +78,8 @@ class ModelPred(NetworkEvaluation):
         The classical approximation the network corrects (``setfn.bases``). "newton" (one exact
         Newton step from the pool fit) is the default because it is the most accurate base and
         the hybrid over it was the most accurate predictor measured (breast_cancer, ``modelpred
-        demo``: 0.031% median relative error against 0.58% for the Newton step alone, 0.22% over
-        influence and 0.78% with no base). Its batched Hessians cost O(|S| p^2 + p^3) per subset,
+        demo``: below the Newton step, the influence hybrid and no base; the figures are in the
+        demo's JSON and README's results). Its batched Hessians cost O(|S| p^2 + p^3) per subset,
         about an exact fit's first iteration, so where prediction speed matters more than
         accuracy (large p) pass "influence" (one GEMM for all subsets). None is the
         paper's method (predict theta(S) directly); ``PAPER_SETTINGS`` uses it.
