@@ -338,10 +338,14 @@ def test_bad_inputs_raise_clear_errors(ridge_model, tmp_path):
 
 @pytest.mark.torch
 def test_optimality_regulariser_calls_the_learners_gradient(monkeypatch):
+    """The regulariser and the label checks use the learner's objective (learners.Objective, the
+    one place of the math), never a gradient of their own."""
+    from modelpred_theory.learners import Objective
+
     X, y = _ridge_problem(n=20)
     pairs = generate_pairs(Ridge(lam=1.0), X, y, n_permutations=3, min_size=5, progress=False)
     calls = {"grad": 0, "obj": 0}
-    orig_g, orig_o = Ridge.batch_grad, Ridge.batch_objective
+    orig_g, orig_o = Objective.grad, Objective.value
 
     def spy_g(self, *a, **k):
         calls["grad"] += 1
@@ -351,8 +355,8 @@ def test_optimality_regulariser_calls_the_learners_gradient(monkeypatch):
         calls["obj"] += 1
         return orig_o(self, *a, **k)
 
-    monkeypatch.setattr(Ridge, "batch_grad", spy_g)
-    monkeypatch.setattr(Ridge, "batch_objective", spy_o)
+    monkeypatch.setattr(Objective, "grad", spy_g)
+    monkeypatch.setattr(Objective, "value", spy_o)
     kw = {"width": 8, "rho_hidden": (8,), "epochs": 2, "batch_size": 16, "progress": False}
     fit_kw = {"masks": pairs.masks, "thetas": pairs.thetas, "groups": pairs.groups}
     ModelPred(Ridge(lam=1.0), base=None, regularize=False, **kw).fit(X, y, **fit_kw)

@@ -27,11 +27,11 @@ _LOG10_SCALE_LIMIT = 150.0
 # for small |x| and loss derivatives. (Scaling every weight and lam by one factor leaves theta(S)
 # unchanged, so such weights can always be rescaled.)
 _LOG10_WEIGHT_FLOOR = -100.0
-# Largest admissible max_i |x_ij| / std_j of a non-constant column. Reason: the curvature of w_j
-# once the intercept is eliminated is sum_i w_i (x_ij - mean_j)^2, formed from entries of size
-# max|x_j|^2 with rounding eps * max|x_j|^2: at a ratio of 1e7 that is 2% of the curvature and
-# the Newton iteration still converges (measured: 1e7 correct to 1e-10 or warned), at 1e8 it is
-# noise and the fit was wrong (1e10, 1e12: wrong with converged=True).
+# Largest admissible sqrt(S_j / (V_j + lam)) of a column (see check_columns: S_j its raw second
+# moment, V_j its centred one). Reason: the curvature left for w_j once the intercept is
+# eliminated, V_j + lam, carries rounding eps S_j: at 1e7 that is 2% of it and Newton still
+# converges (measured: offsets of 1e7 solved to 1e-10 or warned), at 1e8 it is noise and the
+# fit was wrong (offsets of 1e10, 1e12: wrong with converged=True).
 _COLUMN_OFFSET_LIMIT = 1e7
 # log10 of the largest admissible objective value at a warm start. Reason: F itself must be
 # finite (below 1.8e308) with margin for the line search's comparisons.
@@ -66,7 +66,6 @@ def check_magnitudes(learner, X: np.ndarray, y_enc: np.ndarray, W: np.ndarray,
             "objective's gradient underflow float64 in the stopping test; rescale the weights "
             "(multiplying every weight and lam by the same factor leaves theta(S) unchanged)"
         )
-    check_columns(X)
     if lw > _LOG10_SCALE_LIMIT:
         raise ValueError(
             f"{w_name} sums to {wsum:.3g} on some subset: the objective's curvature overflows "
@@ -94,35 +93,41 @@ def check_magnitudes(learner, X: np.ndarray, y_enc: np.ndarray, W: np.ndarray,
                 "squared residuals sum_i w_i (x_i.w + b - y_i)^2 overflow float64; rescale y "
                 "(theta scales with it: fit y / s and multiply theta by s)"
             )
+    check_columns(X, learner.lam)
 
 
-def check_columns(X: np.ndarray, name: str = "X") -> None:
-    """Refuse a column whose spread is too small against its magnitude to be solved in float64.
+def check_columns(X: np.ndarray, lam: float, name: str = "X") -> None:
+    """Refuse a column whose variation float64 cannot carry against its magnitude.
 
     A column x_j = c + v with |c| >> std(v) (an offset of 1e10, a uint64 identifier near 2**63)
     is, in float64, nearly a multiple of the intercept column: the curvature left for w_j once
-    the intercept is eliminated is lost in rounding (see ``_COLUMN_OFFSET_LIMIT``). Constant
-    columns are accepted (exactly collinear with the intercept: the penalty fixes w_j).
+    the intercept is eliminated, V_j + lam with V_j = sum_i (x_ij - mean_j)^2, is formed from
+    entries of size S_j = sum_i x_ij^2 and carries their rounding eps S_j. The column is refused
+    when sqrt(S_j / (V_j + lam)) exceeds ``_COLUMN_OFFSET_LIMIT``; a column that is constant up
+    to rounding (V_j ~ 0) passes as long as lam dominates its rounding (the penalty then fixes
+    w_j ~ 0, as for an exactly constant column).
 
     Raises
     ------
     ValueError
         Naming the column, its magnitude and spread, and the remedy (centring it).
     """
-    amax = np.abs(X).max(axis=0)
-    std = X.std(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(std > 0, amax / std, 0.0)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        mean = X.mean(axis=0)
+        S = np.einsum("ij,ij->j", X, X)
+        V = np.einsum("ij,ij->j", X - mean, X - mean)
+        ratio = np.sqrt(S / (V + lam))
+    ratio = np.where(np.isfinite(ratio), ratio, 0.0)
     j = int(np.argmax(ratio))
     if ratio[j] > _COLUMN_OFFSET_LIMIT:
-        mean = float(X[:, j].mean())
+        std = float(np.sqrt(V[j] / X.shape[0]))
         raise ValueError(
-            f"{name}[:, {j}] has values {mean:.6g} +- {float(std[j]):.3g} (its spread is "
-            f"{1 / ratio[j]:.1e} of its magnitude): in float64 it is indistinguishable from a "
-            "multiple of the intercept column, and its weight cannot be solved for; centre it "
-            f"({name}[:, {j}] - {name}[:, {j}].mean(): with the unpenalised intercept w is "
-            "unchanged and b absorbs the shift) or standardise it "
-            "(sklearn.preprocessing.StandardScaler)"
+            f"{name}[:, {j}] has values {float(mean[j]):.6g} +- {std:.3g} (its spread is "
+            f"{std / max(float(np.abs(X[:, j]).max()), 1e-300):.1e} of its magnitude): in "
+            "float64 it is indistinguishable from a multiple of the intercept column, and its "
+            f"weight cannot be solved for; centre it ({name}[:, {j}] - {name}[:, {j}].mean(): "
+            "with the unpenalised intercept w is unchanged and b absorbs the shift) or "
+            "standardise it (sklearn.preprocessing.StandardScaler)"
         )
 
 
