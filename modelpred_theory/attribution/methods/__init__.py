@@ -9,7 +9,23 @@ the contribution of including training point i to test output f_j (``attribution
 F_S(theta) = sum_{i in S} w_i loss_i(theta) + lam/2 ||P theta||^2 (C = 1/lam). Removing i moves
 the full fit by about H^{-1} g_i, so influence gives scores[i, j] = -grad f_j^T H^{-1} g_i.
 Every method is reproducible bit for bit (random ones from their ``seed``); options are validated
-before any work.
+before any work. All of them read one shared :class:`._problem.Problem` (the full fit, the
+per-sample and test-output gradients, the Hessian and its solves, the margin curvature), built
+from the learners' public methods.
+
+Which learners each method applies to (a clear ValueError otherwise, raised before any work):
+
+* every learner (Ridge, LogisticRegression, SquaredHingeSVM; the SVM through its generalised
+  Hessian): loo, influence, influence_cg, lissa, arnoldi, tracin, grad_dot, grad_cos,
+  datamodels, modelpred_loo, trak with the Gauss-Newton kernel;
+* kfac / ekfac: every learner, by their well-defined reduction for one margin (binary logistic,
+  ridge, SVM): a 1 x 1 class factor, the mean curvature; for ridge the Kronecker form is exact
+  and both equal influence;
+* trak with kernel="trak" (TRAK's own output log(p / (1 - p)) and Q = 1 - p): logistic only;
+* representer: lam > 0 (the representer theorem divides by lam);
+* datainf: a damping > 0 (default lam; a Ridge with lam = 0 must pass one);
+* knn_shapley: classifiers (its utility is a KNN classifier's likelihood of the right label);
+  model-free, so it ignores the learner and the output.
 """
 
 from __future__ import annotations

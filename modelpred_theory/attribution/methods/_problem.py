@@ -204,11 +204,15 @@ class Problem:
             return np.atleast_2d(self.learner.hvp(theta, V, self.X, self.y,
                                                   sample_weight=sample_weight))
         k, K, q = V.shape[0], self.K, self.d + 1
-        Z = np.matmul(V.reshape(k, K, q), self.Xa.T)  # shape: (k, K, n), margins of v
-        AZ = np.einsum("nce,ken->kcn", self.A, Z)  # shape: (k, K, n)
-        if sample_weight is not None:
-            AZ = AZ * np.asarray(sample_weight, dtype=np.float64)[None, None, :]
-        return np.matmul(AZ, self.Xa).reshape(k, self.p) + self.penalty[None, :] * V
+        Z = (V.reshape(k * K, q) @ self.Xa.T).reshape(k, K, self.n)  # margins of v, one GEMM
+        A = self.A if sample_weight is None else \
+            self.A * np.asarray(sample_weight, dtype=np.float64)[:, None, None]
+        AZ = np.zeros_like(Z)  # shape: (k, K, n), A_i applied point by point
+        for c in range(K):
+            for e in range(K):
+                AZ[:, c, :] += A[None, :, c, e] * Z[:, e, :]
+        out = AZ.reshape(k * K, self.n) @ self.Xa  # shape: (k K, q), one GEMM
+        return out.reshape(k, self.p) + self.penalty[None, :] * V
 
     @cached_property
     def _chol(self):
@@ -234,6 +238,37 @@ class Problem:
         else:
             S = torch.cholesky_solve(torch.as_tensor(B).T, L).T.numpy()  # shape: (k, p)
         return self.project(S)
+
+    def cg_solve(self, B: np.ndarray, tol: float, maxiter: int):
+        """H^{-1} b for each row of B (k, p) by batched conjugate gradient on ``hvp``.
+
+        One independent CG per row, all rows advanced by one batched HVP per iteration; each
+        stops when ||H s - b|| <= tol ||b||. Runs in u^perp under the gauge (H is positive
+        definite there). Returns (S (k, p), the relative residuals (k,), iterations).
+        """
+        Bp = self.project(np.atleast_2d(np.asarray(B, dtype=np.float64)))
+        S = np.zeros_like(Bp)
+        R = Bp.copy()
+        D = R.copy()
+        rr = (R * R).sum(1)
+        target = (tol * np.linalg.norm(Bp, axis=1)) ** 2
+        done = rr <= target
+        it = 0
+        while not done.all() and it < maxiter:
+            HD = self.project(self.hvp(D))  # shape: (k, p)
+            dHd = (D * HD).sum(1)
+            ok = ~done & (dHd > 0)
+            alpha = np.where(ok, rr / np.where(ok, dHd, 1.0), 0.0)
+            S += alpha[:, None] * D
+            R -= alpha[:, None] * HD
+            rr_new = (R * R).sum(1)
+            beta = np.where(ok, rr_new / np.where(rr > 0, rr, 1.0), 0.0)
+            D = R + beta[:, None] * D
+            rr = np.where(done, rr, rr_new)
+            done = done | (rr <= target) | (dHd <= 0)
+            it += 1
+        rel = np.sqrt(rr) / np.maximum(np.linalg.norm(Bp, axis=1), 1e-300)
+        return self.project(S), rel, it
 
     def margin_curvature(self) -> np.ndarray:
         """A_i = d^2 loss_i / dz^2, the curvature of each point's loss in its K margins: (n, K, K).

@@ -71,9 +71,9 @@ def datamodels(pb: Problem, n_subsets: int = 1000, fraction: float = 0.5, alpha:
 
     rng = np.random.default_rng([seed, SEED_STREAM])
     size = int(round(fraction * pb.n))
-    masks = fixed_size_subsets(pb.n, n_subsets, size, rng, y=pb.y if pb.K > 1 or
-                               hasattr(pb.learner, "accuracy") else None,
-                               require_all_classes=hasattr(pb.learner, "accuracy"))
+    classifier = hasattr(pb.learner, "accuracy")
+    masks = fixed_size_subsets(pb.n, n_subsets, size, rng, y=pb.y if classifier else None,
+                               require_all_classes=classifier)
     thetas = pb.learner.fit_subsets(pb.X, pb.y, masks, theta0=pb.theta)
     Y = pb.outputs(thetas)  # shape: (k, m)
     dm = Datamodel(alpha=alpha).fit(masks, Y)

@@ -5,6 +5,8 @@ Sum convention: F_S(theta) = sum_{i in S} w_i loss_i(theta) + lam/2 ||P theta||^
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ._problem import Problem, check_int, check_positive
@@ -70,18 +72,21 @@ def influence_cg(pb: Problem, tol: float = 1e-10, maxiter: int | None = None) ->
 
     Notes
     -----
-    tau_ij = -grad f_j^T s_j with H s_j = grad f_j solved by batched CG on the learner's
-    Hessian-vector products (``baselines.ihvp_cg``: one HVP of all m right-hand sides per
-    iteration, O(m n p); projected on the centred subspace under the multinomial gauge).
-    Converges to ``influence`` as tol -> 0 (exactly after p_eff iterations in exact arithmetic).
+    tau_ij = -grad f_j^T s_j with H s_j = grad f_j solved by batched conjugate gradient on the
+    Hessian-vector products of ``_problem`` (the learner's curvature in factored form: one
+    pass over the pool for all m right-hand sides per iteration, O(m n K (d + 1)), no p x p
+    matrix; in the centred subspace under the multinomial gauge). Converges to ``influence``
+    as tol -> 0 (in exact arithmetic after at most p iterations). A RuntimeWarning names the
+    systems that did not reach tol within maxiter.
 
     References
     ----------
     Martens, J. (2010). Deep learning via Hessian-free optimization. ICML. Koh, P. W. and
     Liang, P. (2017). ICML.
     """
-    from ...baselines import ihvp_cg
-
-    S = np.atleast_2d(ihvp_cg(pb.learner, pb.theta, pb.X, pb.y, pb.Gt, tol=tol,
-                              maxiter=maxiter))  # shape: (m, p)
+    S, rel, _ = pb.cg_solve(pb.Gt, tol, 10 * pb.p if maxiter is None else maxiter)
+    if np.any(rel > tol):
+        warnings.warn(f"influence_cg: {int((rel > tol).sum())} of {rel.size} systems did not "
+                      f"reach tol={tol:g} (worst relative residual {rel.max():.3g}); raise "
+                      "maxiter", RuntimeWarning, stacklevel=3)
     return -(pb.G @ S.T)

@@ -23,9 +23,6 @@ def check_trak(opts, dims):
                              f"got {P.shape}")
         if not np.all(np.isfinite(P)):
             raise ValueError("projection contains NaN or inf")
-        if opts["proj_dim"] not in (None, P.shape[1]):
-            raise ValueError(f"proj_dim={opts['proj_dim']} contradicts projection with "
-                             f"{P.shape[1]} columns; pass one of them")
         opts["projection"] = P
         opts["proj_dim"] = P.shape[1]
     elif opts["proj_dim"] is not None:
@@ -46,8 +43,19 @@ def projection_matrix(p: int, k: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((p, k)) / np.sqrt(k)
 
 
-def _kernel_rows(pb: Problem, kernel: str) -> np.ndarray:
-    """Rows R (r, p) with R^T R the kernel's curvature of the data term.
+# Points per block when the projected Gauss-Newton kernel is accumulated. Reason: a block of b
+# points holds b K k projected rows; 512 keeps it near 80 MB at K = 10, k = 2048.
+_BLOCK = 512
+
+
+def _gn_factor(pb: Problem) -> np.ndarray:
+    """L_i with A_i = L_i L_i^T (the margin curvature's square root): (n, K, K)."""
+    ev, V = np.linalg.eigh(pb.A)  # pb.A: (n, K, K)
+    return V * np.sqrt(np.clip(ev, 0.0, None))[:, None, :]
+
+
+def _kernel_rows(pb: Problem, kernel: str, rows=slice(None)) -> np.ndarray:
+    """Rows R (r, p) with R^T R the kernel's curvature of the data term (points ``rows``).
 
     "gauss_newton": the rows L_i[:, c] (x) x~_i with A_i = L_i L_i^T the margin curvature, so
     R^T R = sum_i A_i (x) x~_i x~_i^T is the exact Gauss-Newton (for these models the exact)
@@ -57,11 +65,29 @@ def _kernel_rows(pb: Problem, kernel: str) -> np.ndarray:
     """
     if kernel == "trak":
         Q = 1.0 - np.exp(-np.asarray(pb.learner.per_sample_loss(pb.theta, pb.X, pb.y)))
-        return -pb.G / Q[:, None]
-    ev, V = np.linalg.eigh(pb.A)  # pb.A: (n, K, K)
-    L = V * np.sqrt(np.clip(ev, 0.0, None))[:, None, :]  # shape: (n, K, K), A_i = L_i L_i^T
-    R = np.einsum("nkc,nq->nckq", L, pb.Xa)  # shape: (n, K(c), K(k), q)
-    return R.reshape(pb.n * pb.K, pb.p)
+        return (-pb.G / Q[:, None])[rows]
+    L, Xa = _gn_factor(pb)[rows], pb.Xa[rows]
+    R = np.einsum("nkc,nq->nckq", L, Xa)  # shape: (b, K(c), K(k), q)
+    return R.reshape(-1, pb.p)
+
+
+def _projected_gram(pb: Problem, kernel: str, P: np.ndarray) -> np.ndarray:
+    """(R P)^T (R P) without forming R (k, k): blocks of points, classes projected apiece."""
+    if kernel == "trak":
+        FR = _kernel_rows(pb, kernel) @ P
+        return FR.T @ FR
+    K, q, k = pb.K, pb.d + 1, P.shape[1]
+    P3 = P.reshape(K, q, k)
+    L = _gn_factor(pb)
+    M = np.zeros((k, k))
+    for s in range(0, pb.n, _BLOCK):
+        Xb = pb.Xa[s:s + _BLOCK]
+        XP = [Xb @ P3[c] for c in range(K)]  # K GEMMs, each (b, k): x~_i^T P_c
+        Lb = L[s:s + _BLOCK]  # shape: (b, K, K)
+        for c in range(K):  # projected row (i, c): sum_e L_i[e, c] x~_i^T P_e
+            FRc = sum(Lb[:, e, c, None] * XP[e] for e in range(K))  # shape: (b, k)
+            M += FRc.T @ FRc
+    return M
 
 
 def trak(pb: Problem, proj_dim: int | None = 2048, kernel: str = "gauss_newton",
@@ -83,7 +109,8 @@ def trak(pb: Problem, proj_dim: int | None = 2048, kernel: str = "gauss_newton",
     seed : int
         Seeds the Gaussian projection (entries N(0, 1/k)); reproducible bit for bit.
     projection : ndarray of shape (p, k), optional
-        Use this projection instead of a seeded one (e.g. another tool's, to compare with it).
+        Use this projection instead of a seeded one (e.g. another tool's, to compare with it);
+        it overrides ``proj_dim`` and ``seed``.
 
     Returns
     -------
@@ -117,20 +144,25 @@ def trak(pb: Problem, proj_dim: int | None = 2048, kernel: str = "gauss_newton",
     Lipschitz mappings into a Hilbert space. Contemp. Math. 26.
     """
     delta = pb.learner.lam if damping is None else damping
-    R = _kernel_rows(pb, kernel)  # shape: (r, p)
     if projection is not None:
         P = projection
     elif proj_dim is not None:
         P = projection_matrix(pb.p, proj_dim, seed)
     else:
         P = None
-    if P is None:
-        F, Ft, FR = pb.G, pb.Gt, R
+    r = pb.n * (pb.K if kernel == "gauss_newton" else 1)  # rows of R
+    if P is None:  # the limit: the unprojected kernel R^T R
+        if kernel == "gauss_newton":
+            M = pb.H - np.diag(pb.penalty)  # R^T R is the data term of the Hessian
+        else:
+            R = _kernel_rows(pb, kernel)
+            M = R.T @ R
+        F, Ft, k = pb.G, pb.Gt, pb.p
     else:
-        F, Ft, FR = pb.G @ P, pb.Gt @ P, R @ P  # shapes: (n, k), (m, k), (r, k)
-    k, r = F.shape[1], FR.shape[0]
-    if k <= r:
-        M = FR.T @ FR + delta * np.eye(k)  # shape: (k, k)
+        F, Ft, k = pb.G @ P, pb.Gt @ P, P.shape[1]  # shapes: (n, k), (m, k)
+        M = _projected_gram(pb, kernel, P) if k <= r else None
+    if M is not None:
+        M = M + delta * np.eye(k)  # shape: (k, k)
         try:
             S = np.linalg.solve(M, Ft.T)  # shape: (k, m)
         except np.linalg.LinAlgError:
@@ -141,6 +173,7 @@ def trak(pb: Problem, proj_dim: int | None = 2048, kernel: str = "gauss_newton",
         raise ValueError(f"trak: proj_dim={k} exceeds the {r} kernel rows, so the kernel is "
                          "singular without damping; use damping > 0 or a smaller proj_dim")
     # Woodbury: (FR^T FR + delta I)^{-1} = (I - FR^T (FR FR^T + delta I)^{-1} FR) / delta
+    FR = _kernel_rows(pb, kernel) @ P  # shape: (r, k); r < k here, so it is small
     Mr = FR @ FR.T + delta * np.eye(r)  # shape: (r, r)
     W = np.linalg.solve(Mr, FR @ F.T)  # shape: (r, n)
     return -((Ft @ F.T) - (Ft @ FR.T) @ W).T / delta
