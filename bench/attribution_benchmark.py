@@ -383,7 +383,7 @@ def parse(argv):
     ap.add_argument("--per-fit-sklearn", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--growth", default="1000,5000,20000")
-    ap.add_argument("--growth-subsets", type=int, default=4)
+    ap.add_argument("--growth-subsets", type=int, default=4, help="subsets timed per n (>= 3)")
     ap.add_argument("--growth-refit-max", type=int, default=1000)
     ap.add_argument("--dask-n", type=int, default=500)
     ap.add_argument("--dask-subsets", type=int, default=16)

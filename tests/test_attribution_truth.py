@@ -432,7 +432,7 @@ def test_attribution_benchmark_quick(tmp_path, capsys):
     prob = res["problems"]["synthetic"]
     assert prob["truth"]["all_below_tolerance"]
     meths = prob["methods"]
-    assert set(meths) == {"influence", "grad_dot", "representer"}
+    assert set(meths) == {"influence", "grad_dot", "representer", "exact_loo_truth"}
     assert meths["influence"]["loo_pearson"] > 0.9
     assert meths["influence"]["lds"] > meths["grad_dot"]["lds"] - 0.05
     assert prob["ceiling"]["lds"] >= meths["influence"]["lds"] - 3 * (
