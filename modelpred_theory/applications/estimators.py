@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from ._common import STREAM_PERMUTATIONS, check_data, check_metric
+from ._common import STREAM_PERMUTATIONS, _check_positive_int, check_data, check_metric
 from .engine import resume_state
 from .exact import loo_from_utility
 from .oracles import ExactOracle, SubsetUtility, oracle_label, parse_oracle, resolve_oracle
@@ -269,6 +269,8 @@ def loo_values(learner, X, y, X_test, y_test, oracle="exact", *, metric: str = "
         ``.values`` (n,); ``.stderr`` NaN (no sampling); ``.stopped_by`` ``"exact"``.
     """
     deprecated_return_info(return_info, "loo_values")
+    if chunk_size is not None:
+        _check_positive_int(chunk_size, "chunk_size")
     oracle_kwargs = with_engine(oracle, oracle_kwargs, device, n_jobs)
     X, y, X_test, y_test, _ = _prepare(learner, X, y, X_test, y_test, oracle, seed, metric,
                                        oracle_kwargs)
