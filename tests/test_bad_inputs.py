@@ -530,9 +530,13 @@ def test_unconverged_fits_warn_with_count_and_worst_residual():
     with pytest.warns(mpt.ConvergenceWarning, match=r"2 of 2 subsets .* did not converge"):
         info = slow.fit_subsets(X0, Y_BIN, ONES, return_info=True)
     assert not info.converged.any()
-    with pytest.warns(mpt.ConvergenceWarning, match=r"leave-one-out refits: \d+ of 40 subsets"):
-        B.loo_exact(LogisticRegression(1.0, max_iter=1), X0, Y_BIN, theta_full=LR.fit(X0, Y_BIN)
-                    .theta + 0.0)
+    # leave-one-out: the chord iterations finish most points; those they hand to the batched
+    # Newton solver (here the high-leverage row 0) run under max_iter=1 and warn
+    Xl = X0.copy()
+    Xl[0] *= 30.0
+    with pytest.warns(mpt.ConvergenceWarning, match=r"leave-one-out refits: \d+ of \d+ subsets"):
+        B.loo_exact(LogisticRegression(1.0, max_iter=1), Xl, Y_BIN,
+                    theta_full=LR.fit(Xl, Y_BIN).theta + 0.0)
     assert issubclass(mpt.ConvergenceWarning, __import__("sklearn").exceptions.ConvergenceWarning)
     assert mpt.learners.ConvergenceWarning is mpt.ConvergenceWarning
 
@@ -907,3 +911,49 @@ def test_infinite_certificates_say_why():
         exact = LR.fit_subsets(X0, Y_BIN, masks)
         b = mpt.certify(LR, X0, Y_BIN, masks, exact + 1e-6)
     assert np.all(np.isfinite(b)) and np.all(b >= np.linalg.norm(np.full(D + 1, 1e-6)))
+
+
+# ---------------------------------------------------------------- more refusals (own data, LOO)
+def _csv(tmp, text, name="f.csv"):
+    p = tmp / name
+    p.write_text(text)
+    return p
+
+
+_CSV_ROWS = "".join(f"{i % 7 / 3},{(3 * i) % 5 / 2},{i % 2}\n" for i in range(12))
+MORE_REFUSED = [
+    ("seed-2**40", lambda t: mpt.datasets.from_arrays(X0, Y_BIN, seed=2**40), ValueError,
+     r"seed must be an integer in \[0, 2\*\*32 - 1\]"),
+    ("csv-decimal", lambda t: mpt.datasets.from_csv(_csv(t, "a,b,y\n" + _CSV_ROWS), "y",
+                                                    decimal=";"), ValueError,
+     "decimal must be '.' or ','"),
+    ("csv-decimal-eq-delimiter", lambda t: mpt.datasets.from_csv(
+        _csv(t, "a,b,y\n" + _CSV_ROWS), "y", decimal=","), ValueError,
+     "decimal and delimiter are both ','"),
+    ("csv-features-and-drop", lambda t: mpt.datasets.from_csv(
+        _csv(t, "a,b,y\n" + _CSV_ROWS), "y", features=["a"], drop=["b"]), ValueError,
+     "not both"),
+    ("csv-encoding", lambda t: mpt.datasets.from_csv(_csv(t, "a,b,y\n" + _CSV_ROWS), "y",
+                                                     encoding="nope"), ValueError,
+     "'nope' is not a known text encoding"),
+    ("csv-semicolon", lambda t: mpt.datasets.from_csv(
+        _csv(t, "a;b;y\n" + _CSV_ROWS.replace(",", ";")), "y"), ValueError,
+     "delimited by ';'"),
+    ("csv-date", lambda t: mpt.datasets.from_csv(
+        _csv(t, "a,d,y\n" + "".join(f"{i},2021-03-0{1 + i % 9},{i % 2}\n" for i in range(12))),
+        "y"), ValueError, "feature column 'd' holds dates/times"),
+    ("loo-indices", lambda t: B.loo_exact(LR, X0, Y_BIN, indices=[0, 0]), ValueError,
+     "indices repeats a row"),
+    ("loo-indices-range", lambda t: B.loo_exact(LR, X0, Y_BIN, indices=[N]), ValueError,
+     r"indices must be .* in \[0, 40\)"),
+    ("loo-values-chunk", lambda t: mpt.applications.loo_values(
+        LR, X0, Y_BIN, X0, Y_BIN, chunk_size=0), ValueError, "chunk_size"),
+]
+
+
+@pytest.mark.parametrize("case,call,exc,pattern", MORE_REFUSED, ids=[c[0] for c in MORE_REFUSED])
+def test_more_refused_before_any_work(case, call, exc, pattern, tripwire, tmp_path):
+    with pytest.raises(exc, match=pattern) as info:
+        call(tmp_path)
+    frames = traceback.extract_tb(info.value.__traceback__)
+    assert f"{os.sep}modelpred_theory{os.sep}" in frames[-1].filename, frames[-1].filename

@@ -498,3 +498,28 @@ def test_loo_errors_name_theta_full():
         with pytest.raises(ValueError, match=r"^theta_full is not the minimiser") as info:
             f(learner, X, y, theta_full=np.ones(3))
         assert "theta_base" not in str(info.value)
+
+
+@pytest.mark.parametrize("multi", [False, True])
+def test_loo_exact_by_chord_equals_batched_newton(multi):
+    """The chord iterations of loo_exact reach the refits of fit_subsets (each at the solver's
+    tolerance: parameters within 1e-8), also for a high-leverage point the chord hands over to
+    Newton, and for a subset of indices."""
+    from modelpred_theory.learners import LogisticRegression, optimality_residual
+
+    rng = np.random.default_rng(3)
+    n, d = 60, 4
+    X = rng.normal(size=(n, d)) / 2
+    X[7] *= 12.0  # a high-leverage row
+    y = rng.integers(0, 3 if multi else 2, n)
+    L = LogisticRegression(lam=0.5, n_classes=3 if multi else None)
+    masks = ~np.eye(n, dtype=bool)
+    ref = L.fit_subsets(X, y, masks)
+    out = B.loo_exact(L, X, y, chunk_size=17)
+    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-8)
+    res = optimality_residual(L, out, X, y, masks.astype(float))
+    assert res.max() <= 1e-9 * max(1.0, np.abs(X).sum())
+    np.testing.assert_allclose(B.loo_exact(L, X, y, indices=[7, 3]), ref[[7, 3]], rtol=0,
+                               atol=1e-8)
+    with pytest.raises(ValueError, match="indices"):
+        B.loo_exact(L, X, y, indices=[n])

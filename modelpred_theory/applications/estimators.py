@@ -17,10 +17,10 @@ import time
 
 import numpy as np
 
-from ._common import STREAM_PERMUTATIONS, check_data, check_metric
+from ._common import STREAM_PERMUTATIONS, _check_positive_int, check_data, check_metric
 from .engine import resume_state
 from .exact import loo_from_utility
-from .oracles import SubsetUtility
+from .oracles import ExactOracle, SubsetUtility
 from .resolve import oracle_label, parse_oracle, resolve_oracle, with_engine
 from .results import ValuationResult, deprecated_return_info
 from .semivalues import (
@@ -269,15 +269,55 @@ def loo_values(learner, X, y, X_test, y_test, oracle="exact", *, metric: str = "
         ``.values`` (n,); ``.stderr`` NaN (no sampling); ``.stopped_by`` ``"exact"``.
     """
     deprecated_return_info(return_info, "loo_values")
+    if chunk_size is not None:
+        _check_positive_int(chunk_size, "chunk_size")
     oracle_kwargs = with_engine(oracle, oracle_kwargs, device, n_jobs)
     X, y, X_test, y_test, _ = _prepare(learner, X, y, X_test, y_test, oracle, seed, metric,
                                        oracle_kwargs)
     t0 = time.perf_counter()
     util, name, setup = _utility(learner, X, y, X_test, y_test, oracle, seed, metric,
                                  oracle_kwargs)
-    values = loo_from_utility(util, X.shape[0], chunk_size=chunk_size, progress=progress,
+    fn = _exact_loo_utility(util) if _plain_exact(util.oracle) else util
+    values = loo_from_utility(fn, X.shape[0], chunk_size=chunk_size, progress=progress,
                               unit="refit" if name == "exact" else "point")
     return ValuationResult(values=values, stderr=np.full(values.shape, np.nan),
                            n_utility_calls=util.n_calls, utility_seconds=util.oracle_seconds,
                            setup_seconds=setup, total_seconds=time.perf_counter() - t0,
                            oracle=name, stopped_by="exact", method="loo")
+
+
+def _plain_exact(oracle) -> bool:
+    """The built-in exact oracle solving in this process on the CPU (the fast LOO applies)."""
+    return (type(oracle) is ExactOracle and oracle.n_jobs is None
+            and oracle.device.type == "cpu" and oracle.chunk_size is None)
+
+
+def _exact_loo_utility(util: SubsetUtility):
+    """U of leave-one-out masks by ``baselines.loo_exact`` (chord iterations from the full fit,
+    the same exact minimisers to the solver's tolerance, O(n p) per set instead of O(n p^2)).
+
+    Masks are the full pool or leave-one-out sets (as :func:`.exact.loo_from_utility` builds
+    them); degenerate sets get the degenerate utility, as in :class:`SubsetUtility`.
+    """
+    from ..baselines import loo_exact
+    from .oracles import degenerate_mask
+
+    X, y, lrn = util.X, util.y, util.learner
+
+    def utility(masks):
+        M = np.asarray(masks, dtype=bool)
+        if M.all():
+            return util(M)
+        t0 = time.perf_counter()
+        ids = np.argmin(M, axis=1)  # the one point each set leaves out
+        out = np.full(M.shape[0], util.u_degenerate)
+        ok = ~degenerate_mask(lrn, y, M)
+        if ok.any():
+            theta_full = util.oracle._theta_full(X, y)
+            out[ok] = util.metric_of(loo_exact(lrn, X, y, theta_full=theta_full,
+                                               indices=ids[ok]))
+        util.oracle_seconds += time.perf_counter() - t0
+        util.n_calls += M.shape[0]
+        return out
+
+    return utility

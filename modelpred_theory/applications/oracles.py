@@ -200,12 +200,32 @@ class InfluenceOracle:
         self.order = order
         self.device = resolve_device(device)
         self._exact = ExactOracle(learner)
+        self._matrix: tuple | None = None  # (pool key, theta_N, A = G H^{-1}) for order 1
 
     def predict(self, X, y, masks) -> np.ndarray:
-        """theta_N + H_N^{-1} sum_{i not in S} g_i for each mask: (k, n) -> (k, p)."""
-        from ..baselines import influence
+        """theta_N + H_N^{-1} sum_{i not in S} g_i for each mask: (k, n) -> (k, p).
+
+        First order: the per-point influence matrix A (n, p) is computed once per pool and
+        each call is one product (1 - masks) @ A (``baselines.influence_matrix``), so
+        repeated calls (batches of leave-one-out or permutation sets) cost O(k n p) each.
+        """
+        from ..baselines import influence, influence_matrix
 
         X = np.asarray(X, dtype=np.float64)
+        if self.order == 1 and self.device.type == "cpu":
+            key = (X.shape, hash(X.tobytes()), hash(np.asarray(y).tobytes()))
+            if self._matrix is None or self._matrix[0] != key:
+                theta_full = self._exact._theta_full(X, y)
+                self._matrix = (key, *influence_matrix(self.learner, X, y,
+                                                       theta_base=theta_full))
+            _, theta, A = self._matrix
+            W = check_masks(masks, X.shape[0], weights=True)
+            _, y_enc, K = self.learner._prepare(X, y)
+            self.learner._check_existence(W, y_enc, K, "masks")  # as influence() refuses
+            out = theta[None, :] + (1.0 - W) @ A  # shape: (k, p)
+            if not np.all(np.isfinite(out)):
+                raise ValueError("influence produced NaN or inf parameters")
+            return out
         theta_full = self._exact._theta_full(X, y)
         return np.asarray(influence(self.learner, X, y, masks, order=self.order,
                                     theta_base=theta_full, device=self.device))

@@ -16,7 +16,7 @@ from .compare import (
 )
 from .datamodels import Datamodel
 from .ihvp import ihvp_cg
-from .influence import influence
+from .influence import influence, influence_matrix
 from .loo import loo_exact, loo_ridge
 from .newton import newton_step, newton_step_loo
 
@@ -30,6 +30,7 @@ __all__ = [
     "format_table",
     "ihvp_cg",
     "influence",
+    "influence_matrix",
     "loo_exact",
     "loo_ridge",
     "newton_step",

@@ -199,8 +199,9 @@ def load_model(cls, path):
         raise ValueError(f"path must be the saved model's folder, not one of its files: pass "
                          f"{path.parent} instead of {path}")
     if not path.is_dir():
-        raise ValueError(f"path {path} does not exist" if not path.exists()
-                         else f"path {path} is a file, not a saved ModelPred folder")
+        raise ValueError(f"path {path} holds no saved ModelPred (it does not exist)"
+                         if not path.exists() else
+                         f"path {path} holds no saved ModelPred (it is a file, not a folder)")
     cfg_file, w_file, b_file = path / "config.json", path / "weights.pt", path / "base.npz"
     if not cfg_file.is_file():
         raise ValueError(f"path {path} holds no saved ModelPred (config.json is missing)")
