@@ -46,8 +46,10 @@ def test_check_passes_in_quick_mode(name, tmp_path, capsys):
                 assert c["ratio"] == pytest.approx(b / m)
         if c["ratio"] is not None:  # a PASS never reports more than its allowance
             assert c["ratio"] <= 1.0 + 1e-9, c
-    # every loose (constant-form) bound stands beside a tight one in the same check
+    # every loose (constant-form) bound stands beside a tight one in the same check, and every
+    # statement has a claim that is not a regression test (one an error could break)
     kinds = [c["kind"] for c in res["claims"]]
+    assert any(k != "regression" for k in kinds)
     if "loose" in kinds:
         assert "tight" in kinds
     json.dumps(res, allow_nan=False)  # valid JSON (no inf / nan)
