@@ -22,6 +22,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars in the gallery ou
 
 import apigen  # noqa: E402
 import cli_reference  # noqa: E402
+import page_snippets  # noqa: E402
 import readme_results  # noqa: E402
 
 import modelpred_theory  # noqa: E402
@@ -46,12 +47,15 @@ API_PAGES = apigen.write_api(DOCS / "gen_modules" / "api")
 readme_results.write_results(ROOT / "README.md", DOCS / "gen_modules" / "results_table.md")
 readme_results.write_shortfalls(ROOT / "README.md", DOCS / "gen_modules" / "shortfalls.md")
 cli_reference.write_reference(DOCS / "gen_modules" / "cli_reference.md")
+# the Getting started snippets run at every build; the page shows what each one printed
+page_snippets.write_outputs(DOCS / "getting_started.md", DOCS / "gen_modules" / "getting_started")
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 exclude_patterns = ["_build", "**.ipynb_checkpoints", "auto_examples/*.ipynb",
                     "auto_examples/*.py", "gen_modules/results_table.md", "gen_modules/api_toc.rst",
                     "gen_modules/shortfalls.md", "gen_modules/cli_reference.md",
+                    "gen_modules/getting_started",
                     "gen_modules/backreferences"]
 templates_path = ["_templates"]
 highlight_language = "none"  # docstring formulas and THEORY.md blocks are text, not Python

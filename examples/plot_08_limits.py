@@ -153,9 +153,11 @@ fig, ax = plt.subplots(1, 2, figsize=(9.6, 4.4))
 ax[0].semilogy(ranks_bc[:-1], rank_bc[:-1], "o-", label="rank floor")  # r = p is exact
 ax[0].axhline(np.median(size_bc), color="C1", ls="--", label="size-only floor")
 ax[0].set_title(f"breast_cancer, p = {thetas.shape[1]} (exact at r = p)")
+ax[0].set_ylim(top=np.median(size_bc) * 1.6)  # the size-only line inside the axes
 ax[1].semilogy(ranks_d, rank_d, "o-", label="rank floor, out of sample")
 ax[1].semilogy(np.array(ranks_d)[ok], rms_d, "s--", label="RMS floor, in sample")
 ax[1].axhline(np.median(size_d), color="C1", ls="--", label="size-only floor")
+ax[1].set_ylim(top=np.median(size_d) * 1.6)
 ax[1].axvline(64, color="gray", lw=0.8)
 ax[1].set_title("digits (pool 300), p = 650")
 for a in ax:

@@ -462,3 +462,12 @@ def test_results_page_keeps_what_falls_short():
     with pytest.raises(ValueError, match="What falls short"):
         readme_results.extract_shortfalls("# T\n\n## Results\n\n| a |\n|---|\n")
     assert "gen_modules/shortfalls.md" in (DOCS / "results.md").read_text()
+
+
+def test_getting_started_prose_quotes_no_measured_figure():
+    """The page's numbers are printed by its snippets (run by tests/test_getting_started.py);
+    its prose names versions only."""
+    text = (DOCS / "getting_started.md").read_text(encoding="utf-8")
+    prose = re.sub(r"```.*?```", "", text, flags=re.DOTALL)
+    prose = re.sub(r"\$[^$]*\$|`[^`]*`|Python \d+\.\d+", "", prose)
+    assert [f for p in prose.split("\n\n") for f in hand_typed_figures(p)] == []

@@ -40,6 +40,21 @@ def page_snippets(text: str) -> list[tuple[str, str]]:
     return out
 
 
+def test_each_shown_output_follows_its_own_block():
+    """The page shows ``block_k.txt`` (what python block k printed at build time,
+    docs/_ext/page_snippets.py) right after block k, and for every block that prints."""
+    text = PAGE.read_text(encoding="utf-8")
+    pieces = re.split(r"^```python\n.*?^```\n", text, flags=re.MULTILINE | re.DOTALL)
+    blocks = re.findall(r"^```python\n(.*?)^```\n", text, flags=re.MULTILINE | re.DOTALL)
+    for k, (block, after) in enumerate(zip(blocks, pieces[1:], strict=True), 1):
+        shown = re.match(r"\s*```\{literalinclude\} gen_modules/getting_started/block_(\d+)\.txt",
+                         after)
+        if "print(" in block:
+            assert shown and int(shown.group(1)) == k, f"block {k}: its output is not shown"
+        else:
+            assert shown is None, f"block {k} prints nothing but an output follows it"
+
+
 def test_the_page_has_snippets_of_each_kind():
     snippets = page_snippets(PAGE.read_text(encoding="utf-8"))
     commands = [c for k, c in snippets if k == "command"]
