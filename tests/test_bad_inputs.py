@@ -662,9 +662,9 @@ def test_a_test_set_missing_a_class_uses_the_training_classes(oracle):
     y_str = np.array(["a", "b", "c"])[Y_MULTI]
     keep = y_str[:12] != "b"  # the test set has classes a and c only
     Xt, yt = X0[:12][keep], y_str[:12][keep]
-    got = mpt.applications.loo_values(LogisticRegression(1.0), X0, y_str, Xt, yt, oracle)
+    got = mpt.applications.loo_values(LogisticRegression(1.0), X0, y_str, Xt, yt, oracle).values
     ref = mpt.applications.loo_values(LogisticRegression(1.0, classes=["a", "b", "c"]), X0,
-                                      y_str, Xt, yt, oracle)
+                                      y_str, Xt, yt, oracle).values
     assert got.shape == (N,) and np.all(np.isfinite(got))
     np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-15)
     theta = LogisticRegression(1.0).fit(X0, y_str).theta
@@ -681,7 +681,7 @@ def test_binary_test_set_of_one_class_is_accepted():
     from sklearn.metrics import log_loss
 
     Xt, yt = X0[Y_STR == "dog"][:5], Y_STR[Y_STR == "dog"][:5]
-    vals = mpt.applications.loo_values(LR, X0, Y_STR, Xt, yt)
+    vals = mpt.applications.loo_values(LR, X0, Y_STR, Xt, yt).values
     full = LR.fit(X0, Y_STR).theta
     for i in (0, 7, 19):
         keep = np.arange(N) != i

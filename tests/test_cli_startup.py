@@ -36,7 +36,7 @@ def _probe(argvs):
 
 
 HELP = [["--help"]] + [[c, "--help"] for c in COMMANDS]
-ERRORS = [["value", "--budget", "0"], ["compare", "--dataset", "mnist"],
+ERRORS = [["attribute", "--methods", "nope"], ["value", "--budget", "0"], ["compare", "--dataset", "mnist"],
           ["whatif", "--remove", "x"], ["value", "--seed", "1099511627776"], ["frobnicate"]]
 
 
@@ -67,10 +67,11 @@ def test_import_is_light_and_lazy_names_resolve():
 
 
 def test_parser_name_lists_equal_the_library():
-    from modelpred_theory import applications, baselines, datasets
-    from modelpred_theory.cli import _common, compare, value
+    from modelpred_theory import applications, attribution, baselines, datasets
+    from modelpred_theory.cli import _common, attribute, compare, value
 
     assert list(_common.BUNDLED) == datasets.available()
     assert tuple(compare.METHODS) == tuple(baselines.METHODS)
+    assert tuple(attribute.METHODS) == tuple(attribution.METHODS)
     assert tuple(compare.DEFAULT_METHODS) == tuple(baselines.DEFAULT_METHODS)
     assert all(hasattr(applications, m.function) for m in value.METHODS.values())

@@ -332,8 +332,8 @@ class ModelPred(NetworkEvaluation):
             Also return a dict (times; with ``correct``: grad_norms, n_iter, converged).
         foreign_pool : {"base", "correct"}, default="base"
             On a pool other than the training one the learned correction was trained on another
-            pool's residuals and can make the base worse (breast_cancer with 10% of the labels
-            flipped: 3.4% median error with it against the Newton base's 1.9%). "base" (default)
+            pool's residuals and can make the base worse (measured on breast_cancer with 10% of
+            the labels flipped: ``tests/test_modelpred_pool.py``). "base" (default)
             predicts with this pool's base alone; "correct" applies the correction anyway. Either
             way a ForeignPoolWarning gives the relative change of the pool fit (the scale of the
             harm). A model without a base (``base=None``) has nothing to fall back to: it
