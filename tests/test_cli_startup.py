@@ -36,7 +36,8 @@ def _probe(argvs):
 
 
 HELP = [["--help"]] + [[c, "--help"] for c in COMMANDS]
-ERRORS = [["attribute", "--methods", "nope"], ["value", "--budget", "0"], ["compare", "--dataset", "mnist"],
+ERRORS = [["attribute", "--methods", "nope"], ["value", "--budget", "0"],
+          ["compare", "--dataset", "mnist"],
           ["whatif", "--remove", "x"], ["value", "--seed", "1099511627776"], ["frobnicate"]]
 
 

@@ -261,7 +261,8 @@ def test_column_style_attributes_become_numpydoc_fields():
     out = fixes.split_field_columns(lines)
     start = out.index("Attributes")
     section = out[start:]
-    assert "net_ : DeepSets or SetTransformer" in section and "    the trained network (float32)" in section
+    assert "net_ : DeepSets or SetTransformer" in section
+    assert "    the trained network (float32)" in section
     assert "predict_dtype : str" in section
     # every field header is followed by its indented description
     headers = [i for i, line in enumerate(section) if re.match(r"^\w+ : ", line)]
