@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test docs lint check figures bench bench-peers clean
+.PHONY: demo test docs lint check figures bench bench-peers bench-dattri clean
 
 $(BIN)/modelpred: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,19 @@ bench-peers: $(BIN)/modelpred
 	$(BIN)/python bench/peers/ours.py export --data $(PEERS_DATA)
 	$(PEERS)/bin/python bench/peers/pydvl_side.py --data $(PEERS_DATA)
 	$(BIN)/python bench/peers/ours.py compare --data $(PEERS_DATA)
+
+# dattri 0.3.0 as a client, in an environment of its own beside the CPU torch (.venv-dattri;
+# never touches .venv): its explicit influence and TRAK on our fitted models, and its LDS on our
+# exact ground truth. A benchmark, not a test.
+DATTRI := .venv-dattri
+DATTRI_DATA := .cache/dattri
+
+bench-dattri: $(BIN)/modelpred
+	test -x $(DATTRI)/bin/python || $(PYTHON) -m venv $(DATTRI)
+	$(DATTRI)/bin/python -c "import dattri" 2>/dev/null || ( $(DATTRI)/bin/pip install torch==2.13.0 && $(DATTRI)/bin/pip install dattri==0.3.0 scikit-learn )
+	$(BIN)/python bench/peers/dattri_ours.py export --data $(DATTRI_DATA)
+	TQDM_DISABLE=1 $(DATTRI)/bin/python bench/peers/dattri_side.py --data $(DATTRI_DATA)
+	$(BIN)/python bench/peers/dattri_ours.py compare --data $(DATTRI_DATA)
 
 check: $(BIN)/modelpred
 	$(BIN)/modelpred check

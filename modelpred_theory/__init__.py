@@ -18,6 +18,7 @@ _LAZY = {
     "baselines": ("modelpred_theory.baselines", None),
     "setfn": ("modelpred_theory.setfn", None),
     "applications": ("modelpred_theory.applications", None),
+    "attribution": ("modelpred_theory.attribution", None),
     "ModelPred": ("modelpred_theory.setfn", "ModelPred"),
     "certify": ("modelpred_theory.setfn", "certify"),
 }
@@ -33,4 +34,4 @@ def __getattr__(name):
 
 
 __all__ = ["datasets", "learners", "subsets", "baselines", "setfn", "applications",
-           "ModelPred", "certify", "ConvergenceWarning", "__version__"]
+           "attribution", "ModelPred", "certify", "ConvergenceWarning", "__version__"]

@@ -10,6 +10,11 @@ objective F_S(theta) = sum_{i in S} w_i loss_i(theta) + lam/2 ||P theta||^2 (doc
 :func:`attributions` produces the classical ones: leave-one-out effects tau_i = f(N) - f(N - i)
 from any oracle (exact, influence, Newton step, ModelPred) and linear datamodels fitted on
 outputs labelled by any oracle (exact retraining or ModelPred).
+
+The outputs and the per-output score are the ones of :mod:`modelpred_theory.attribution`
+(``attribution.outputs`` and ``attribution.evaluate.lds_per_output``); for ground truth at
+benchmark scale (warm-started, cached, any engine, exact LOO effects) use
+``attribution.ground_truth`` and ``attribution.evaluate``.
 """
 
 from __future__ import annotations
@@ -19,14 +24,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..attribution.evaluate import lds_per_output
+from ..attribution.outputs import OUTPUTS, check_output, outputs
 from ..subsets import fixed_size_subsets, loo_masks
 from ._common import _check_positive_int, check_data, derived_rng
 from .oracles import ExactOracle, parse_oracle, resolve_oracle
 from .resolve import with_engine
 
-__all__ = ["LDSResult", "OUTPUTS", "attributions", "lds", "subset_outputs"]
+__all__ = ["LDSResult", "OUTPUTS", "attributions", "lds", "model_outputs", "subset_outputs"]
 
-OUTPUTS = ("neg_loss", "margin")
 STREAM_LDS = 106
 STREAM_DATAMODEL = 107
 
@@ -59,33 +65,13 @@ class LDSResult:
 
 
 def _check_output(learner, output):
-    if output not in OUTPUTS:
-        raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
-    if output == "margin" and not hasattr(learner, "accuracy"):
-        raise ValueError("output='margin' needs a classifier; use output='neg_loss'")
-    return output
+    return check_output(learner, output)
 
 
 def model_outputs(learner, thetas, X_test, y_test, output: str = "neg_loss") -> np.ndarray:
-    """f(theta) per test point: thetas (k, p) -> (k, m).
-
-    ``neg_loss``: -loss(theta; x_t, y_t); ``margin``: the score of the true class minus the
-    largest other score (for one-vs-rest binary models, +-decision value).
-    """
-    thetas = np.atleast_2d(np.asarray(thetas, dtype=np.float64))
-    if output == "neg_loss":
-        return -np.atleast_2d(learner.per_sample_loss(thetas, X_test, y_test))
-    Z = np.asarray(learner.decision_function(thetas, X_test))
-    t = learner.encode_y(y_test)
-    if Z.ndim == 2:  # binary: a single margin per point, class 1 positive
-        sign = np.where(np.asarray(t) > 0, 1.0, -1.0)
-        return Z * sign[None, :]
-    ti = np.asarray(t).astype(int)
-    true = np.take_along_axis(Z, ti[None, :, None], axis=2)[..., 0]
-    other = Z.copy()
-    np.put_along_axis(other, np.broadcast_to(ti[None, :, None], (Z.shape[0], Z.shape[1], 1)),
-                      -np.inf, axis=2)
-    return true - other.max(axis=2)
+    """f(theta) per test point: thetas (k, p) -> (k, m); :func:`attribution.outputs` (the one
+    definition of ``neg_loss`` and ``margin``)."""
+    return outputs(learner, thetas, X_test, y_test, output)
 
 
 def subset_outputs(learner, X, y, X_test, y_test, masks, oracle="exact", *,
@@ -139,8 +125,6 @@ def lds(learner, X, y, X_test, y_test, attributions, *, n_subsets: int = 100,
     -------
     LDSResult
     """
-    from scipy.stats import spearmanr
-
     X, y, X_test, y_test = check_data(learner, X, y, X_test, y_test)
     _check_output(learner, output)
     exact = ExactOracle(learner, warm_start=False, device=device, n_jobs=n_jobs)
@@ -170,9 +154,7 @@ def lds(learner, X, y, X_test, y_test, attributions, *, n_subsets: int = 100,
     if true.shape[1] != tau.shape[1]:
         raise ValueError("reference outputs do not match the attribution's outputs")
     pred = masks.astype(np.float64) @ tau  # shape: (k, m)
-    rho = np.array([spearmanr(pred[:, j], true[:, j])[0]
-                    if np.ptp(pred[:, j]) > 0 and np.ptp(true[:, j]) > 0 else 0.0
-                    for j in range(true.shape[1])])
+    rho = lds_per_output(pred, true)  # Spearman per output; constant columns score 0
     se = float(rho.std(ddof=1) / np.sqrt(rho.size)) if rho.size > 1 else float("nan")
     return LDSResult(score=float(rho.mean()), stderr=se, per_output=rho, masks=masks,
                      true_outputs=full, predicted=pred, seconds=seconds)

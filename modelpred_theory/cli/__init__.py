@@ -1,4 +1,4 @@
-"""The ``modelpred`` command: demo, compare, check, figures, value, whatif.
+"""The ``modelpred`` command: demo, compare, check, figures, value, whatif, attribute.
 
 One module per subcommand, each with ``build_parser()`` and ``run(args, ctx)``; this module
 dispatches, turns user errors into ``modelpred <cmd>: error: ...`` with exit status 2, sends any
@@ -30,6 +30,8 @@ COMMANDS = {
     "value": "Per-point data values (LOO, influence, Shapley, ...) of a data set, as CSV or JSON.",
     "whatif": "Parameters and test metrics after removing or adding given rows: exact refit or "
               "an approximation with its certified error bound.",
+    "attribute": "Data attribution methods (influence, TRAK, ...) rated against exact ground "
+                 "truth: LDS with its standard error and the exact leave-one-out correlation.",
 }
 
 # Exit status after a broken pipe (128 + SIGPIPE, what a shell reports for a killed writer).
