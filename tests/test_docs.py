@@ -403,7 +403,8 @@ def test_the_surprising_outputs_are_explained():
 def test_tutorials_cite_the_papers_they_reproduce():
     cites = {"plot_03": ["Koh and P. Liang"], "plot_04": ["ModelPred"],
              "plot_05": ["ModelPred", "Deep"], "plot_07": ["Ghorbani and J. Zou"],
-             "plot_09": ["ModelPred", "Koh and P. Liang", "Ilyas", "TRAK"]}
+             "plot_09": ["ModelPred", "Koh and P. Liang", "Ilyas", "TRAK"],
+             "plot_10": ["Koh and P. Liang", "TRAK", "TracIn", "Datamodels"]}
     for prefix, needles in cites.items():
         (path,) = (ROOT / "examples").glob(f"{prefix}_*.py")
         refs = _section(path.read_text(encoding="utf-8"), "References")

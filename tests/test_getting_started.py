@@ -91,3 +91,5 @@ def test_every_snippet_on_the_getting_started_page_runs(tmp_path, monkeypatch):
     # what the page says the commands write, and that every kind of snippet ran
     assert (tmp_path / "values.csv").is_file()
     assert {"python", "whatif", "value", "compare", "demo", "check", "figures"} <= set(ran)
+    from modelpred_theory import cli as _cli
+    assert set(_cli.COMMANDS) <= set(ran), "a subcommand of modelpred is not on the page"
