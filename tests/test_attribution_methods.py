@@ -421,3 +421,17 @@ def test_influence_cg_warns_when_it_stops_short():
     learner, (X, y, Xt, yt), out = _case("multinomial")
     with pytest.warns(RuntimeWarning, match="did not reach tol"):
         attribute(learner, X, y, Xt, yt, "influence_cg", output=out, maxiter=2)
+
+
+def test_arnoldi_default_rank_is_capped_at_p():
+    """The default rank is min(50, p): on a p = 4 problem it is full rank, so the scores equal
+    exact influence (a given rank above p is still refused)."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 3))
+    y = (X[:, 0] + 0.3 * rng.normal(size=40) > 0).astype(int)
+    lr = mpt.learners.LogisticRegression(1.0)
+    s = mpt.attribution.attribute(lr, X, y, X[:5], y[:5], "arnoldi")
+    ref = mpt.attribution.attribute(lr, X, y, X[:5], y[:5], "influence")
+    np.testing.assert_allclose(s, ref, rtol=0, atol=1e-10 * np.abs(ref).max())
+    with pytest.raises(ValueError, match="rank must be in"):
+        mpt.attribution.attribute(lr, X, y, X[:5], y[:5], "arnoldi", rank=10)

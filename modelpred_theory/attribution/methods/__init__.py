@@ -79,7 +79,7 @@ _REGISTRY = {
                      {"depth": 200, "batch_size": None, "scale": None, "damping": 0.0,
                       "repeat": 1, "seed": 0}, lissa.check_lissa),
     "arnoldi": _Method(arnoldi.arnoldi, "influence in the top-r eigenspace of H (Arnoldi)",
-                       {"rank": 50, "n_iter": None, "seed": 0}, arnoldi.check_arnoldi),
+                       {"rank": None, "n_iter": None, "seed": 0}, arnoldi.check_arnoldi),
     "kfac": _Method(kfac.kfac, "K-FAC: Kronecker-factored data Hessian, exact penalty"),
     "ekfac": _Method(kfac.ekfac, "EK-FAC: K-FAC with eigenvalues corrected in the Kronecker "
                      "eigenbasis"),
