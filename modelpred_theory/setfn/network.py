@@ -201,36 +201,19 @@ class DeepSets(nn.Module):
         last.weight.mul_(0.1)
         last.bias.zero_()
 
-    @torch.no_grad()
     def set_output_scaling(self, shift, scale) -> None:
         """Set theta = shift + scale * rho(...): (p,) each; scale > 0."""
-        shift = torch.as_tensor(np.asarray(shift), dtype=self.shift.dtype)
-        scale = torch.as_tensor(np.asarray(scale), dtype=self.scale.dtype)
-        if shift.shape != self.shift.shape or scale.shape != self.scale.shape:
-            raise ValueError(f"shift and scale must have shape {tuple(self.shift.shape)}")
-        if not bool(torch.all(scale > 0)):
-            raise ValueError("scale must be positive")
-        self.shift.copy_(shift)
-        self.scale.copy_(scale)
+        set_output_scaling(self, shift, scale)
 
     @torch.no_grad()
     def fold_output_scaling(self) -> DeepSets:
         """Fold shift + scale * (h A^T + b) into rho's last layer (scale A, shift + scale b); the
         buffers become 0 and 1. Same function up to rounding, one pass fewer per prediction."""
-        last = self.rho[-1]
-        last.weight.mul_(self.scale[:, None])
-        last.bias.mul_(self.scale).add_(self.shift)
-        self.shift.zero_()
-        self.scale.fill_(1.0)
-        self.output_folded = True
-        return self
+        return fold_output_scaling(self)
 
-    @torch.no_grad()
     def set_pool_scale(self, value: float) -> None:
         """Constant multiplying the pooled sum (e.g. 1 / pool size) to keep rho's input O(1)."""
-        if not (value > 0 and math.isfinite(value)):
-            raise ValueError(f"pool_scale must be positive and finite, got {value!r}")
-        self.pool_scale.fill_(float(value))
+        set_pool_scale(self, value)
 
     # ------------------------------------------------------------------ forward paths
     def embed(self, Z: torch.Tensor) -> torch.Tensor:
@@ -296,3 +279,41 @@ class DeepSets(nn.Module):
     def forward(self, Z: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
         """Masks over a pool: Z (n, in_dim), W (k, n) -> theta (k, p)."""
         return self.forward_masks(W, self.embed(Z))
+
+
+# ---------------------------------------------------------------------- shared by both networks
+# DeepSets and SetTransformer both end in rho with an output affine map theta = shift + scale *
+# rho(...) held in buffers ``shift``, ``scale`` and a ``pool_scale`` buffer; these functions are
+# the one implementation of setting and folding them.
+@torch.no_grad()
+def set_output_scaling(net: nn.Module, shift, scale) -> None:
+    """Set net's theta = shift + scale * rho(...): (p,) each; scale > 0."""
+    shift = torch.as_tensor(np.asarray(shift), dtype=net.shift.dtype)
+    scale = torch.as_tensor(np.asarray(scale), dtype=net.scale.dtype)
+    if shift.shape != net.shift.shape or scale.shape != net.scale.shape:
+        raise ValueError(f"shift and scale must have shape {tuple(net.shift.shape)}")
+    if not bool(torch.all(scale > 0)):
+        raise ValueError("scale must be positive")
+    net.shift.copy_(shift)
+    net.scale.copy_(scale)
+
+
+@torch.no_grad()
+def fold_output_scaling(net: nn.Module):
+    """Fold shift + scale * (h A^T + b) into net.rho's last layer (scale A, shift + scale b);
+    the buffers become 0 and 1. Same function up to rounding, one pass fewer per prediction."""
+    last = net.rho[-1]
+    last.weight.mul_(net.scale[:, None])
+    last.bias.mul_(net.scale).add_(net.shift)
+    net.shift.zero_()
+    net.scale.fill_(1.0)
+    net.output_folded = True
+    return net
+
+
+@torch.no_grad()
+def set_pool_scale(net: nn.Module, value: float) -> None:
+    """Set net's positive, finite pool_scale buffer."""
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"pool_scale must be positive and finite, got {value!r}")
+    net.pool_scale.fill_(float(value))

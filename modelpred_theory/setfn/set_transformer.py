@@ -31,6 +31,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .network import fold_output_scaling, set_output_scaling, set_pool_scale
+
 __all__ = ["SetTransformer", "masked_attention"]
 
 _ACTIVATIONS = {"elu": nn.ELU, "relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU}
@@ -219,35 +221,18 @@ class SetTransformer(nn.Module):
         last.weight.mul_(0.1)
         last.bias.zero_()
 
-    @torch.no_grad()
     def set_output_scaling(self, shift, scale) -> None:
         """Set theta = shift + scale * rho(...): (p,) each; scale > 0."""
-        shift = torch.as_tensor(np.asarray(shift), dtype=self.shift.dtype)
-        scale = torch.as_tensor(np.asarray(scale), dtype=self.scale.dtype)
-        if shift.shape != self.shift.shape or scale.shape != self.scale.shape:
-            raise ValueError(f"shift and scale must have shape {tuple(self.shift.shape)}")
-        if not bool(torch.all(scale > 0)):
-            raise ValueError("scale must be positive")
-        self.shift.copy_(shift)
-        self.scale.copy_(scale)
+        set_output_scaling(self, shift, scale)
 
     @torch.no_grad()
     def fold_output_scaling(self) -> SetTransformer:
         """Fold shift + scale * (h A^T + b) into rho's last layer; the buffers become 0 and 1."""
-        last = self.rho[-1]
-        last.weight.mul_(self.scale[:, None])
-        last.bias.mul_(self.scale).add_(self.shift)
-        self.shift.zero_()
-        self.scale.fill_(1.0)
-        self.output_folded = True
-        return self
+        return fold_output_scaling(self)
 
-    @torch.no_grad()
     def set_pool_scale(self, value: float) -> None:
         """Constant multiplying the set size appended to the pooled vector (e.g. 1 / n_pool)."""
-        if not (value > 0 and math.isfinite(value)):
-            raise ValueError(f"pool_scale must be positive and finite, got {value!r}")
-        self.pool_scale.fill_(float(value))
+        set_pool_scale(self, value)
 
     def n_parameters(self) -> int:
         """Number of trainable numbers."""
