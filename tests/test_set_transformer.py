@@ -181,7 +181,10 @@ def test_arch_is_validated_before_work(monkeypatch):
         ModelPred(learner, arch="set_transformer", inducing=0)
 
 
+@pytest.mark.slow
+@pytest.mark.torch
 def test_attention_check_quick_mode_runs(tmp_path):
+    """Smoke run (~10 s; tests/test_proofs_checks.py also runs every check in quick mode)."""
     from modelpred_theory import checks
 
     (res,) = checks.run_checks(["check_attention"], out=str(tmp_path))
@@ -190,6 +193,7 @@ def test_attention_check_quick_mode_runs(tmp_path):
     assert res["n_claims"] >= 4
 
 
+@pytest.mark.torch
 def test_arch_compare_bench_quick_runs(tmp_path, capsys):
     before = torch.get_num_threads()
     try:
