@@ -182,12 +182,7 @@ class DeepSets(nn.Module):
     @torch.no_grad()
     def reset_parameters(self, seed: int | torch.Generator = 0) -> None:
         """Kaiming-uniform init (torch.nn.Linear's rule) from a local generator; output layer 0."""
-        if isinstance(seed, torch.Generator):
-            g = seed
-        elif isinstance(seed, int | np.integer) and not isinstance(seed, bool) and seed >= 0:
-            g = torch.Generator().manual_seed(int(seed))
-        else:
-            raise ValueError(f"seed must be a non-negative int or a torch.Generator, got {seed!r}")
+        g = torch_generator(seed)
         linears = [m for m in self.modules() if isinstance(m, nn.Linear)]
         for m in linears:
             bound = 1.0 / math.sqrt(m.in_features)
@@ -285,6 +280,15 @@ class DeepSets(nn.Module):
 # DeepSets and SetTransformer both end in rho with an output affine map theta = shift + scale *
 # rho(...) held in buffers ``shift``, ``scale`` and a ``pool_scale`` buffer; these functions are
 # the one implementation of setting and folding them.
+def torch_generator(seed: int | torch.Generator) -> torch.Generator:
+    """A local torch generator from a non-negative int seed (or the generator itself)."""
+    if isinstance(seed, torch.Generator):
+        return seed
+    if isinstance(seed, int | np.integer) and not isinstance(seed, bool) and seed >= 0:
+        return torch.Generator().manual_seed(int(seed))
+    raise ValueError(f"seed must be a non-negative int or a torch.Generator, got {seed!r}")
+
+
 @torch.no_grad()
 def set_output_scaling(net: nn.Module, shift, scale) -> None:
     """Set net's theta = shift + scale * rho(...): (p,) each; scale > 0."""

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .network import fold_output_scaling, set_output_scaling, set_pool_scale
+from .network import fold_output_scaling, set_output_scaling, set_pool_scale, torch_generator
 
 __all__ = ["SetTransformer", "masked_attention"]
 
@@ -203,12 +203,7 @@ class SetTransformer(nn.Module):
     def reset_parameters(self, seed: int | torch.Generator = 0) -> None:
         """Linear layers: torch.nn.Linear's uniform rule; inducing points and seed: uniform
         (+-1/sqrt(width)); all from a local generator; the output layer starts near 0."""
-        if isinstance(seed, torch.Generator):
-            g = seed
-        elif isinstance(seed, int | np.integer) and not isinstance(seed, bool) and seed >= 0:
-            g = torch.Generator().manual_seed(int(seed))
-        else:
-            raise ValueError(f"seed must be a non-negative int or a torch.Generator, got {seed!r}")
+        g = torch_generator(seed)
         linears = [m for m in self.modules() if isinstance(m, nn.Linear)]
         for m in linears:
             bound = 1.0 / math.sqrt(m.in_features)
