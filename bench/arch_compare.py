@@ -154,7 +154,7 @@ def _dataset(name, dcfg, cfg, args) -> dict:
         _log(f"{name} base={base} {budget} {arch}: epochs {epochs}, "
              f"median rel err {runs[-1]['median_rel_err']:.4g}")
         if base is not None and base not in base_own:  # the base alone, same subsets
-            _, y_enc, Kb = learner._prepare(X, y)
+            _, y_enc, Kb = learner.prepare(X, y)
             own = model.base_.predict(X, y_enc, Kb, test.astype(np.float64))
             base_own[base] = _errors(relative_error(own, exact))
 

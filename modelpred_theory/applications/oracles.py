@@ -220,8 +220,8 @@ class InfluenceOracle:
                                                        theta_base=theta_full))
             _, theta, A = self._matrix
             W = check_masks(masks, X.shape[0], weights=True)
-            _, y_enc, K = self.learner._prepare(X, y)
-            self.learner._check_existence(W, y_enc, K, "masks")  # as influence() refuses
+            _, y_enc, K = self.learner.prepare(X, y)
+            self.learner.check_existence(W, y_enc, K, "masks")  # as influence() refuses
             out = theta[None, :] + (1.0 - W) @ A  # shape: (k, p)
             if not np.all(np.isfinite(out)):
                 raise ValueError("influence produced NaN or inf parameters")

@@ -251,7 +251,7 @@ def _removal_masks(S: np.ndarray, ks: list[int]) -> np.ndarray:
 
 
 def _check_existence(learner, y, masks, ks, m) -> None:
-    if not bool(getattr(learner, "_needs_all_classes", lambda: False)()):
+    if not bool(getattr(learner, "needs_all_classes", lambda: False)()):
         return
     from ..subsets import covers_all_classes
 

@@ -329,7 +329,7 @@ def subset_masks(learner, y, n_subsets: int, fraction: float, seed: int,
         raise ValueError(f"fraction must be in (0, 1), got {fraction!r}")
     seed = _check_int(seed, "seed", 0)
     n = np.asarray(y).shape[0]
-    needs = bool(getattr(learner, "_needs_all_classes", lambda: False)())
+    needs = bool(getattr(learner, "needs_all_classes", lambda: False)())
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(int(stream),)))
     return fixed_size_subsets(n, k, max(1, round(float(fraction) * n)), rng=rng,
                               y=y if needs else None, require_all_classes=needs)
@@ -512,7 +512,7 @@ def ground_truth(learner, X, y, X_test, y_test, *, n_subsets: int = 1000,
     loo_masks = None
     if loo:
         loo_masks = ~np.eye(n, dtype=bool)
-        needs = bool(getattr(learner, "_needs_all_classes", lambda: False)())
+        needs = bool(getattr(learner, "needs_all_classes", lambda: False)())
         if needs:
             _, counts = np.unique(y, return_counts=True)
             if counts.min() < 2:

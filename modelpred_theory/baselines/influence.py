@@ -61,7 +61,7 @@ def influence_matrix(learner, X, y, *, theta_base=None):
     theta = base_fit(learner, X, y_enc, K, wb, theta_base)
     G = learner.per_sample_grads(theta, X, y_enc)  # shape: (n, p)
     Hs = HessianSolver(learner.hessian(theta, X, y_enc, sample_weight=wb),
-                       learner._gauge_direction(d, K))
+                       learner.gauge_direction(d, K))
     return theta, Hs.solve(G).numpy()
 
 

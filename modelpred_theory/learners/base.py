@@ -230,19 +230,6 @@ class ConvexLearner(ABC):
                 "(subsets.*(require_all_classes=True))"
             )
 
-    # kept for callers written against the mixin-era names
-    def _prepare(self, X, y):
-        return self.prepare(X, y)
-
-    def _tensors(self, X, y_enc, device=None):
-        return self.tensors(X, y_enc, device=device)
-
-    def _check_existence(self, W, y_enc, K, name):
-        return self.check_existence(W, y_enc, K, name)
-
-    def _needs_all_classes(self) -> bool:
-        return self.needs_all_classes()
-
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y, sample_weight=None, theta0=None, *, device="cpu") -> FitResult:
         """Exact minimiser of F_S with weights ``sample_weight`` (sum convention, C = 1/lam).
@@ -373,12 +360,6 @@ class ConvexLearner(ABC):
                   inplace: bool = False) -> torch.Tensor:
         """Theta moved to the learner's gauge (e.g. centred intercepts); in place on request."""
         return self.objective(K).fix_gauge(Theta, d, inplace=inplace)
-
-    def _gauge_direction(self, d: int, K: int):  # mixin-era name
-        return self.gauge_direction(d, K)
-
-    def _fix_gauge(self, Theta, d: int, K: int, inplace: bool = False):  # mixin-era name
-        return self.fix_gauge(Theta, d, K, inplace=inplace)
 
     # ------------------------------------------------------------------ numpy front end
     def _theta_for(self, theta, X, K, name="theta"):

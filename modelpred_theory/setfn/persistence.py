@@ -278,7 +278,7 @@ def check_config(cfg: dict, learner, where, weights_bytes: int) -> None:
     if p != K * (d + 1):
         _fail(where, f"meta.p={p} is not K (d + 1) = {K * (d + 1)} for K={K}, d={d}")
     name = type(learner).__name__
-    regression = not learner._needs_all_classes() and learner.numeric_y
+    regression = not learner.needs_all_classes() and learner.numeric_y
     if regression:
         if K != 1 or label_dim != 1 or cfg.get("classes") is not None:
             _fail(where, f"the learner {name} is a regression learner but the stored model "
