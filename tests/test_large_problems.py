@@ -89,11 +89,13 @@ def test_cg_path_never_builds_the_table_and_sizes_chunks_without_hessians(monkey
     masks[:, :4] = True
     res = learner.fit_subsets(X, y, masks, return_info=True)
     assert calls == [] and res.converged.all()
-    # chunking: the CG path holds (n, K, K) curvatures per subset, not a (p, p) Hessian
+    # chunking: the multinomial CG path holds (n, K) class probabilities per subset (its
+    # softmax curvature is applied in low rank), never a (p, p) Hessian or (n, K, K) blocks
     n, K, p_big = 5000, 10, 10 * 785
     cg_chunk = learner.default_chunk_size(n, p_big, K)
     assert cg_chunk > learner.hessian_chunk_size(n, p_big, K) == 1
-    assert 8 * (6 * n * K * K + 3 * n * K + 16 * p_big) * cg_chunk <= 64 * 2**20
+    assert 8 * (12 * n * K + 16 * p_big) * cg_chunk <= 384 * 2**20
+    assert 8 * (12 * n * K + 16 * p_big) * (cg_chunk + 1) > 384 * 2**20  # the budget is used
     assert Ridge(1.0).default_chunk_size(n, 785, 1) == Ridge(1.0).hessian_chunk_size(n, 785, 1)
 
 

@@ -466,8 +466,9 @@ def ground_truth(learner, X, y, X_test, y_test, *, n_subsets: int = 1000,
         True: a tqdm bar in fits; a callable is called as ``progress(done, total)`` (fits,
         including the full fit) after every chunk; None / False: silent.
     chunk_size : int, default=64
-        Subsets per chunk (one parallel task and one cache file). The result does not depend
-        on it.
+        Subsets per chunk (one parallel task and one cache file). The result depends on it
+        only within the solver's tolerance (BLAS rounding varies with the batch width); for a
+        given chunk_size it is bit-identical whatever the engine.
     backend : {"loky", "threading", "multiprocessing", "dask", "ray"}, optional
         Shortcut for ``joblib.parallel_config(backend=...)``.
     threads : int or None, default=1

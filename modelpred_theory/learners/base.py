@@ -83,14 +83,15 @@ class ConvexLearner(ABC):
         return Objective(self.loss_for(K), self.lam, penalize_intercept=self.penalize_intercept,
                          K=K)
 
-    def solve(self, Xt, yt, W, Theta, K: int, outer=None):
+    def solve(self, Xt, yt, W, Theta, K: int, outer=None, reference=None):
         """Exact theta(S) for the rows of W from the starts Theta (``solvers.newton``).
 
-        Tensors: Xt (n, d), yt (n,) encoded, W (k, n), Theta (k, p). Returns Theta (k, p),
-        grad norms (k,), iterations (k,), converged (k,).
+        Tensors: Xt (n, d), yt (n,) encoded, W (k, n), Theta (k, p), reference (p,) or None
+        (the rows' common warm start: preconditions CG there). Returns Theta (k, p), grad
+        norms (k,), iterations (k,), converged (k,).
         """
         return solvers.newton(self.objective(K), Xt, yt, W, Theta, tol=self.tol,
-                              max_iter=self.max_iter, outer=outer)
+                              max_iter=self.max_iter, outer=outer, reference=reference)
 
     def uses_cg(self, p: int) -> bool:
         """True where Newton steps are solved by CG on Hessian-vector products (p >= 256, not
@@ -314,8 +315,9 @@ class ConvexLearner(ABC):
 
     def default_chunk_size(self, n: int, p: int, K: int) -> int:
         """Subsets per chunk within ~256 MB: k (p, p) Hessians on the direct path; on the CG
-        path (~64 MB) the per-subset curvatures (n, K, K) and a few (p,) CG vectors only."""
-        return fitting.default_chunk_size(n, p, K, self.uses_cg(p))
+        path (~384 MB, at most 256) the per-subset curvatures and a few (p,) CG vectors only."""
+        return fitting.default_chunk_size(n, p, K, self.uses_cg(p),
+                                          self.objective(K).low_rank_curvature)
 
     def hessian_chunk_size(self, n: int, p: int, K: int) -> int:
         """Subsets per chunk within ~256 MB for code that forms k (p, p) Hessians."""

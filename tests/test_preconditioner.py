@@ -1,0 +1,99 @@
+"""The reference preconditioner of truncated Newton (learners.preconditioner).
+
+It may change how fast CG converges, never where Newton stops: fits with it equal the
+Jacobi-preconditioned fits to the solver's tolerance, its matrix is the inverse of the
+reference Hessian, and a subset's preconditioner depends on that subset alone (not on the
+other subsets of its chunk).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from modelpred_theory.learners import LogisticRegression, preconditioner
+from modelpred_theory.learners.tensors import as_tensor, regularise_gauge
+
+
+def _problem(n=240, d=70, K=4, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    W = rng.normal(size=(d, K))
+    y = np.argmax(X @ W + rng.gumbel(size=(n, K)), axis=1)
+    return X, y
+
+
+@pytest.fixture
+def fresh_cache():
+    preconditioner.clear_cache()
+    yield
+    preconditioner.clear_cache()
+
+
+def test_reference_fits_equal_jacobi_fits(fresh_cache):
+    X, y = _problem()
+    learner = LogisticRegression(1.0)
+    assert learner.uses_cg(learner.param_dim(X, y))  # p = 4 * 71 = 284 >= 256
+    full = learner.fit(X, y).theta
+    masks = np.random.default_rng(1).random((6, X.shape[0])) < 0.5
+    ref = learner.fit_subsets(X, y, masks, theta0=full, return_info=True)
+    assert preconditioner.nbytes_cached() > 0  # one common warm start: the reference is built
+    preconditioner.clear_cache()
+    jac = learner.fit_subsets(X, y, masks, theta0=np.tile(full, (6, 1)), return_info=True)
+    assert preconditioner.nbytes_cached() == 0  # one start per row: Jacobi, nothing built
+    assert ref.converged.all() and jac.converged.all()
+    tol = learner.residual_tolerance(X, y, masks)
+    assert np.all(ref.grad_norms <= tol)
+    rel = np.linalg.norm(ref.thetas - jac.thetas, axis=1) / np.linalg.norm(jac.thetas, axis=1)
+    assert rel.max() < 1e-7
+    assert not np.array_equal(ref.thetas, jac.thetas)  # a different path to the same point
+
+
+def test_matrix_is_the_inverse_of_the_reference_hessian(fresh_cache):
+    X, y = _problem(n=200, d=70, K=4)
+    learner = LogisticRegression(1.0)  # unpenalised intercepts: a gauge direction
+    Xp, y_enc, K = learner.prepare(X, y)
+    Xt, yt = learner.tensors(Xp, y_enc)
+    obj = learner.objective(K)
+    theta = as_tensor(learner.fit(X, y).theta)
+    M = preconditioner.build(obj, Xt, yt, theta, 0.5)
+    W = torch.full((1, X.shape[0]), 0.5, dtype=torch.float64)
+    H = obj.hessian(theta[None], Xt, yt, W)[0]
+    u = obj.gauge_direction(Xt.shape[1])
+    H = regularise_gauge(H, u)
+    eye = torch.eye(H.shape[0], dtype=torch.float64)
+    assert float((M @ H - eye).abs().max()) < 1e-8
+    assert torch.equal(M, M.T)
+
+
+def test_fraction_buckets_and_cache_keys(fresh_cache):
+    W = torch.tensor([[1.0] * 8 + [0.0] * 8, [1.0] * 16, [0.0] * 15 + [1.0], [2.0] * 16])
+    assert preconditioner.fraction_buckets(W).tolist() == [8, 16, 1, 32]
+    X, y = _problem(n=120, d=70, K=4)
+    learner = LogisticRegression(1.0)
+    Xp, y_enc, K = learner.prepare(X, y)
+    Xt, yt = learner.tensors(Xp, y_enc)
+    obj = learner.objective(K)
+    theta = torch.zeros(K * 71, dtype=torch.float64)
+    a = preconditioner.reference_inverse(obj, Xt, yt, theta, 8)
+    assert preconditioner.reference_inverse(obj, Xt, yt, theta, 8) is a  # reused
+    other = preconditioner.reference_inverse(obj, Xt * 2, yt, theta, 8)
+    assert other is not a and not torch.equal(other[0], a[0])  # keyed by the data
+    assert preconditioner.reference_inverse(obj, Xt, yt, theta, 0) is None  # tiny subsets
+
+
+def test_a_subsets_preconditioner_does_not_depend_on_its_chunk(fresh_cache):
+    X, y = _problem()
+    learner = LogisticRegression(1.0)
+    full = learner.fit(X, y).theta
+    masks = np.random.default_rng(2).random((6, X.shape[0])) < 0.5
+    masks[3:, :] = True  # three full-pool rows: another fraction bucket in the same chunk
+    a = learner.fit_subsets(X, y, masks, theta0=full, chunk_size=2)
+    keys = set(preconditioner.cached_keys())
+    buckets = preconditioner.fraction_buckets(torch.as_tensor(masks, dtype=torch.float64))
+    assert len(keys) == len(set(buckets.tolist())) >= 2  # one inverse per bucket, shared
+    b = learner.fit_subsets(X, y, masks, theta0=full, chunk_size=6)
+    assert set(preconditioner.cached_keys()) == keys  # the mixed chunk used the same ones
+    # the same fits to the solver's tolerance (BLAS rounding depends on the batch width)
+    assert np.max(np.abs(a - b)) <= 1e-8 * np.max(np.abs(a))
