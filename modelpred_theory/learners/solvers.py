@@ -5,9 +5,10 @@ F_S(theta) = sum_i w_i loss_i(theta) + lam/2 ||P theta||^2 for k weight rows at 
 each subset on its own relative optimality residual (see docs/design.md). ``newton`` is the
 iteration; ``direct_step`` (Cholesky of formed Hessians) and ``cg_step`` (preconditioned CG on
 Hessian-vector products: Jacobi, or the inverse Hessian at a common warm start, see
-``preconditioner``; forcing terms from ``forcing``) its inner solves; ``line_search`` its Armijo backtracking. A
-subset whose gradient or step turns non-finite is stopped and reported unconverged with residual
-inf: the solvers never report convergence with a non-finite or large residual.
+``preconditioner``; forcing terms from ``forcing``) its inner solves; ``line_search`` its
+Armijo backtracking. A subset whose gradient or step turns non-finite is stopped and reported
+unconverged with residual inf: the solvers never report convergence with a non-finite or large
+residual.
 """
 
 from __future__ import annotations
@@ -398,7 +399,7 @@ def newton(obj, Xt, yt, W, Theta, *, tol: float, max_iter: int, outer=None, refe
                 if rows.numel() == 0:
                     continue
                 whole = rows.numel() == G.shape[0]
-                sel = (lambda t: t) if whole else (lambda t: t[rows])  # noqa: E731
+                sel = (lambda t: t) if whole else (lambda t, r=rows: t[r])  # noqa: E731
                 step[rows] = cg_step(
                     obj, sel(Ta), Xt, yt, sel(Wa), sel(G), sel(gk), sel(scale[active]), u,
                     A=sel(rest[0]), eta=sel(eta),
