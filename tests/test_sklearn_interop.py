@@ -168,8 +168,11 @@ def test_to_sklearn_multinomial_probabilities(iris):
 def test_to_sklearn_multinomial_needs_classes(iris):
     X, y = iris
     res = L.LogisticRegression(1.0).fit(X, y)
-    # without classes / n_classes / n_features, 15 entries read as a binary model on 14 features
-    assert L.LogisticRegression(1.0).to_sklearn(res.theta).coef_.shape == (1, 14)
+    # without classes / n_classes / n_features, 15 entries are binary on 14 features or K=3 on
+    # 4 (or K=5 on 2): refused, naming what to pass (it used to export a (1, 14) binary model)
+    with pytest.raises(ValueError, match=r"15 entries.*K=3 classes on d=4.*pass classes="
+                                         r".*n_features="):
+        L.LogisticRegression(1.0).to_sklearn(res.theta)
     for est in (L.LogisticRegression(1.0, n_classes=3).to_sklearn(res.theta),
                 L.LogisticRegression(1.0).to_sklearn(res.theta, n_features=4),
                 L.LogisticRegression(1.0).to_sklearn(res.theta, classes=[0, 1, 2])):
@@ -179,6 +182,32 @@ def test_to_sklearn_multinomial_needs_classes(iris):
         L.LogisticRegression(1.0).to_sklearn(res.theta, n_features=5)
     with pytest.raises(ValueError, match="K=2"):
         L.LogisticRegression(1.0).to_sklearn(res.theta, classes=[0, 1], n_features=4)
+
+
+def test_to_sklearn_refuses_an_ambiguous_layout_before_any_work(monkeypatch):
+    """Issue 21: the refusal comes from the layout alone (p = 42 is binary on 41 features or
+    K=3 on 13, K=6 on 6, ...), before scikit-learn is imported; a binary theta whose p has no
+    multinomial reading (p prime, or 4) and any theta with classes / n_features still export."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sklearn.linear_model", None)  # importing it would fail
+    with pytest.raises(ValueError, match=r"42 entries.*d=41.*K=3 classes on d=13"):
+        L.LogisticRegression(1.0).to_sklearn(np.ones(42))
+    with pytest.raises(ValueError, match="pass classes="):  # a binary theta with p = 6
+        L.LogisticRegression(1.0).to_sklearn(np.r_[1.0, -2.0, 0.5, 0.0, 3.0, 0.1])
+    monkeypatch.undo()
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 5))
+    th = np.r_[1.0, -2.0, 0.5, 0.0, 3.0, 0.1]
+    for est in (L.LogisticRegression(1.0).to_sklearn(th, n_features=5),
+                L.LogisticRegression(1.0).to_sklearn(th, classes=["a", "b"]),
+                L.LogisticRegression(1.0, n_classes=2).to_sklearn(th)):
+        assert est.coef_.shape == (1, 5)
+        np.testing.assert_allclose(est.decision_function(X), X @ th[:5] + th[5], atol=SAME_ATOL)
+    for p in (2, 3, 4, 5, 7, 31):  # no multinomial reading: binary on p - 1 features
+        est = L.LogisticRegression(1.0).to_sklearn(np.arange(1.0, p + 1))
+        assert est.coef_.shape == (1, p - 1)
+        np.testing.assert_array_equal(est.classes_, [0, 1])
 
 
 def test_to_sklearn_svm_and_ridge(cancer):

@@ -28,6 +28,29 @@ def _kind(learner) -> str:
     return kind
 
 
+def _multinomial_readings(p: int) -> list[tuple[int, int]]:
+    """The (K, d) with K >= 3 classes and d >= 1 features for which p = K (d + 1)."""
+    return [(K, p // K - 1) for K in range(3, p // 2 + 1) if p % K == 0]
+
+
+def _refuse_ambiguous_layout(p: int) -> None:
+    """Refuse a logistic theta of p entries that also reads as a multinomial one (ValueError).
+
+    Without the classes, K or d, p entries read as a binary model on d = p - 1 features, and
+    as a multinomial model with K classes on p / K - 1 features for every divisor K >= 3 of p
+    with p / K >= 2; taking the binary reading would silently export another model.
+    """
+    readings = _multinomial_readings(p)
+    if not readings:
+        return
+    shown = ", ".join(f"K={K} classes on d={d}" for K, d in readings[:3])
+    more = " ..." if len(readings) > 3 else ""
+    raise ValueError(
+        f"to_sklearn: theta has {p} entries, which reads as a binary model on d={p - 1} "
+        f"features or as a multinomial model ({shown}{more}); pass classes= (the class labels, "
+        "e.g. FitResult.classes_) or n_features= (d), or give the learner n_classes / classes")
+
+
 def _theta_matrix(learner, theta, classes, n_features=None):
     """theta (p,) as (K, d + 1) with the classes it decodes to."""
     kind = _kind(learner)
@@ -45,6 +68,8 @@ def _theta_matrix(learner, theta, classes, n_features=None):
             raise ValueError(f"theta has {T.size} entries, not a multiple of n_features + 1 = "
                              f"{n_features + 1}")
     if kind == "logistic":
+        if classes is None and learner.n_classes is None and n_features is None:
+            _refuse_ambiguous_layout(T.size)
         rows = None if n_features is None else T.size // (n_features + 1)
         K = classes.size if classes is not None else (
             learner.n_classes or (2 if rows in (None, 1) else rows))
@@ -85,12 +110,21 @@ def to_sklearn(learner, theta, classes=None, n_features=None):
     theta : ndarray of shape (p,)
     classes : array_like, optional
         Class labels (sorted; classes[j] is code j). Default: the learner's ``classes``, else
-        the codes {0, ..., K-1} (logistic) or {-1, +1} (SVM). Needed for a multinomial theta
-        when the learner has neither ``classes`` nor ``n_classes``.
+        the codes {0, ..., K-1} (logistic) or {-1, +1} (SVM).
     n_features : int, optional
         d, the number of features: checks the layout and, for logistic regression without
         ``classes`` / ``n_classes``, tells a multinomial theta (K (d + 1) entries) from a binary
-        one; without it such a theta is read as binary.
+        one.
+
+    Raises
+    ------
+    ValueError
+        Before any work, naming the argument: a theta of the wrong shape or not finite,
+        classes that do not fit it, and a logistic theta whose layout is ambiguous: when the
+        learner has neither ``classes`` nor ``n_classes`` and neither ``classes`` nor
+        ``n_features`` is passed, p entries are read as binary (d = p - 1) only if no
+        multinomial reading p = K (d + 1) with K >= 3, d >= 1 exists (e.g. p prime);
+        otherwise pass ``classes`` or ``n_features``.
 
     Returns
     -------
@@ -101,11 +135,11 @@ def to_sklearn(learner, theta, classes=None, n_features=None):
         it). Refitting the estimator on data reproduces the learner's fit for the mappings
         listed in the module docstring.
     """
+    M, classes = _theta_matrix(learner, theta, classes, n_features)  # every check, before work
     from sklearn.linear_model import LogisticRegression as SkLogistic
     from sklearn.linear_model import Ridge as SkRidge
     from sklearn.svm import LinearSVC
 
-    M, classes = _theta_matrix(learner, theta, classes, n_features)
     d = M.shape[1] - 1
     C = np.inf if learner.lam == 0 else 1.0 / learner.lam
     kind = _kind(learner)
