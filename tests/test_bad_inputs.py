@@ -76,6 +76,34 @@ def _uint64_column():
     return np.c_[ids.astype(np.float64), X0[:, 1:]]
 
 
+def _nullable_df(na=False, text=False):
+    """X0 as a pandas DataFrame of nullable columns: a Int64, b Float64, c boolean (with pd.NA
+    at b[3] and c[5] when ``na``; with a string column 'name' when ``text``)."""
+    import pandas as pd
+
+    df = pd.DataFrame({"a": pd.array(np.round(3 * X0[:, 0]).astype(np.int64), dtype="Int64"),
+                       "b": pd.array(X0[:, 1], dtype="Float64"),
+                       "c": pd.array(X0[:, 2] > 0, dtype="boolean")})
+    if na:
+        df.loc[3, "b"] = pd.NA
+        df.loc[5, "c"] = pd.NA
+    if text:
+        df["name"] = [f"row{i}" for i in range(N)]
+    return df
+
+
+def _nullable_series(values, dtype, na_at=None):
+    import pandas as pd
+
+    s = pd.Series(pd.array(values, dtype=dtype))
+    if na_at is not None:
+        s[na_at] = pd.NA
+    return s
+
+
+X_NULLABLE = np.c_[np.round(3 * X0[:, 0]), X0[:, 1], X0[:, 2] > 0].astype(np.float64)
+
+
 def _miss_class():
     m = np.ones((2, N), dtype=bool)
     m[1, Y_BIN == 0] = False
@@ -357,6 +385,24 @@ REFUSED = [
      ValueError, "masks sums to 4e-299 on subset 0"),
     ("sample_weight-1e-300", lambda: RIDGE.fit(X0, Y_REG, sample_weight=np.full(N, 1e-300)),
      ValueError, "sample_weight sums to 4e-299"),
+    # issue 21: pandas nullable columns with missing values are refused naming the columns
+    ("X-nullable-NA", lambda: LR.fit(_nullable_df(na=True), Y_BIN), ValueError,
+     r"X has missing values \(NaN / pd.NA\) in column\(s\) 'b' \(Float64\) at rows \[3\]; "
+     r"'c' \(boolean\) at rows \[5\]"),
+    ("X-nullable-NA-subsets", lambda: LR.fit_subsets(_nullable_df(na=True), Y_BIN, ONES),
+     ValueError, r"X has missing values .* 'b' \(Float64\)"),
+    ("X-nullable-NA-test", lambda: mpt.applications.loo_values(
+        LR, X0, Y_BIN, _nullable_df(na=True), Y_BIN), ValueError,
+     r"X_test has missing values .* 'b' \(Float64\) at rows \[3\]"),
+    ("X-text-column", lambda: LR.fit(_nullable_df(text=True), Y_BIN), ValueError,
+     r"X must be numeric: column\(s\) 'name' \(.*\) are not"),
+    ("y-Int64-NA", lambda: LR.fit(X0, _nullable_series(Y_BIN, "Int64", na_at=7)), ValueError,
+     r"y has missing values .* at positions \[7\] \(dtype Int64\)"),
+    ("y-Float64-NA-ridge", lambda: RIDGE.fit(X0, _nullable_series(Y_REG, "Float64", na_at=2)),
+     ValueError, r"y has missing values .* \[2\]"),
+    ("sample_weight-Float64-NA", lambda: RIDGE.fit(
+        X0, Y_REG, sample_weight=_nullable_series(np.ones(N), "Float64", na_at=0)), ValueError,
+     r"sample_weight has missing values"),
     # issue 21.1: test labels are checked against the training classes
     ("y_test-unseen-labels", lambda: mpt.applications.loo_values(
         LR, X0, Y_STR, X0[:6], np.array(["x", "y"] * 3)), ValueError,
@@ -465,6 +511,36 @@ def test_pandas_and_bool_and_int_inputs():
     Xi = np.round(3 * X0).astype(np.int64)
     ref_i, _ = _sk_logistic(Xi.astype(float), Y_BIN)
     assert _rel(LR.fit(Xi, Y_BIN).theta, ref_i) < SK_RTOL
+
+
+def test_pandas_nullable_columns_fit_as_float64():
+    """Issue 21: a DataFrame of nullable Int64 / Float64 / boolean columns without missing
+    values (an object array to numpy, refused as "dtype object" before) fits exactly as the
+    float64 array of its values (the same solve: bit-equal) and as scikit-learn; nullable
+    labels, targets and weights act as their numpy dtypes."""
+    df = _nullable_df()
+    ref, _ = _sk_logistic(X_NULLABLE, Y_BIN)
+    got = LR.fit(df, Y_BIN).theta
+    assert _rel(got, ref) < SK_RTOL
+    np.testing.assert_array_equal(got, LR.fit(X_NULLABLE, Y_BIN).theta)
+    masks = np.ones((3, N), dtype=bool)
+    masks[np.arange(3), [2, 10, 20]] = False
+    np.testing.assert_array_equal(LR.fit_subsets(df, Y_BIN, masks),
+                                  LR.fit_subsets(X_NULLABLE, Y_BIN, masks))
+    # Int64 labels are int labels (codes 0..2, int classes_), boolean labels bool labels
+    res = LogisticRegression(1.0).fit(df, _nullable_series(Y_MULTI, "Int64"))
+    assert res.classes_.dtype.kind == "i" and res.classes_.tolist() == [0, 1, 2]
+    np.testing.assert_array_equal(res.theta, LogisticRegression(1.0).fit(X_NULLABLE,
+                                                                         Y_MULTI).theta)
+    res = LR.fit(df, _nullable_series(Y_BIN.astype(bool), "boolean"))
+    assert res.classes_.tolist() == [False, True]
+    np.testing.assert_array_equal(res.theta, got)
+    # Float64 ridge targets and weights
+    w = np.linspace(0.5, 2.0, N)
+    th = RIDGE.fit(df, _nullable_series(Y_REG, "Float64"),
+                   sample_weight=_nullable_series(w, "Float64")).theta
+    sk = SkRidge(alpha=RIDGE.lam).fit(X_NULLABLE, Y_REG, sample_weight=w)
+    assert _rel(th, np.r_[sk.coef_, sk.intercept_]) < SK_RTOL
 
 
 def test_fractional_weights_match_sklearn_sample_weight():

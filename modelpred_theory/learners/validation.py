@@ -47,13 +47,70 @@ def densify(A, name: str):
     return A.toarray()
 
 
+def _positions(mask: np.ndarray, limit: int = 5) -> str:
+    idx = np.flatnonzero(mask)
+    return str(idx[:limit].tolist())[:-1] + (", ...]" if idx.size > limit else "]")
+
+
+def from_pandas(A, name: str):
+    """An ndarray from a pandas DataFrame or Series; any other input is returned unchanged.
+
+    pandas' nullable extension dtypes (``Int64``, ``Float64``, ``boolean``, ...) are converted
+    to their numpy dtypes (a DataFrame mixing them would otherwise become an object array);
+    missing values (``pd.NA``, NaN, None) and non-numeric DataFrame columns are refused naming
+    the columns. A DataFrame of numeric columns gives float64 (n, d) (mixed dtypes included), a
+    Series its values with the numpy dtype of its extension dtype (``Int64`` labels become
+    int64 labels, as if given as a numpy array).
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``, the offending columns (DataFrame) with their dtypes and the first row
+        positions of missing values.
+    """
+    if not type(A).__module__.startswith("pandas"):
+        return A
+    import pandas as pd
+
+    if isinstance(A, pd.Series):
+        na = A.isna().to_numpy(dtype=bool)
+        if na.any():
+            raise ValueError(f"{name} has missing values (NaN / pd.NA / None) at positions "
+                             f"{_positions(na)} (dtype {A.dtype}): drop or impute them first")
+        numpy_dtype = getattr(A.dtype, "numpy_dtype", None)
+        if not isinstance(A.dtype, np.dtype) and numpy_dtype is not None \
+                and np.dtype(numpy_dtype).kind in "biuf":
+            return A.to_numpy(dtype=numpy_dtype)
+        return A.to_numpy()
+    if not isinstance(A, pd.DataFrame):
+        return A
+    dtypes = list(A.dtypes)
+    cols = list(A.columns)
+    bad = [f"{c!r} ({dt})" for c, dt in zip(cols, dtypes, strict=True) if dt.kind not in "biufc"]
+    if bad:
+        raise ValueError(f"{name} must be numeric: column(s) {', '.join(bad[:5])}"
+                         f"{' ...' if len(bad) > 5 else ''} are not; encode them as numbers "
+                         "or leave them out")
+    na = A.isna().to_numpy(dtype=bool)
+    if na.any():
+        where = [f"{cols[j]!r} ({dtypes[j]}) at rows {_positions(na[:, j])}"
+                 for j in np.flatnonzero(na.any(axis=0))]
+        raise ValueError(f"{name} has missing values (NaN / pd.NA) in column(s) "
+                         f"{'; '.join(where[:5])}{' ...' if len(where) > 5 else ''}: drop or "
+                         "impute them first")
+    if any(dt.kind == "c" for dt in dtypes):
+        return A.to_numpy()  # refused as complex by the caller
+    return A.to_numpy(dtype=np.float64)
+
+
 def check_X(X, name: str = "X") -> np.ndarray:
     """Validate a design matrix: 2-D, real, finite, non-empty; returns float64.
 
-    Accepts ndarrays, lists, pandas DataFrames, boolean arrays and scipy.sparse matrices (made
+    Accepts ndarrays, lists, pandas DataFrames (nullable ``Int64`` / ``Float64`` / ``boolean``
+    columns included, see :func:`from_pandas`), boolean arrays and scipy.sparse matrices (made
     dense, with a clear error when that would be too large).
     """
-    X = densify(X, name)
+    X = from_pandas(densify(X, name), name)
     try:
         X = np.asarray(X)
     except (ValueError, TypeError) as exc:
@@ -80,7 +137,7 @@ def check_y_shape(y, n: int, name: str = "y", numeric: bool = True) -> np.ndarra
 
     Encoded labels (``EncodedLabels``) are returned as they are (their ``classes_`` kept).
     """
-    y = densify(y, name)
+    y = from_pandas(densify(y, name), name)
     y = np.asanyarray(y)
     if y.ndim == 2 and 1 in y.shape and y.size == n and n > 1:
         raise ValueError(f"{name} must be 1-D of shape (n_samples,), got shape {y.shape}; "
@@ -107,7 +164,7 @@ def check_sample_weight(sample_weight, n: int) -> np.ndarray:
     """
     if sample_weight is None:
         return np.ones(n)
-    w = np.asarray(densify(sample_weight, "sample_weight"))
+    w = np.asarray(from_pandas(densify(sample_weight, "sample_weight"), "sample_weight"))
     if w.ndim != 1 or w.shape[0] != n:
         raise ValueError(f"sample_weight must have shape ({n},), got {w.shape}")
     if w.dtype == object or not (w.dtype == bool or np.issubdtype(w.dtype, np.number)) \
