@@ -132,7 +132,7 @@ class ExactOracle:
         Passed to ``learner.fit_subsets`` (with ``n_jobs``: subsets per parallel task, default
         ``ENGINE_CHUNK``).
     progress : bool, default=False
-        tqdm progress over the solver's chunks.
+        tqdm progress in fits (the solver's subsets, advanced chunk by chunk).
     device : {"cpu", "cuda", "auto"} or torch.device, default="cpu"
         Where the exact solves run (float64).
     n_jobs : int, optional

@@ -5,8 +5,6 @@ Sum convention: F_S(theta) = sum_{i in S} w_i loss_i(theta) + lam/2 ||P theta||^
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
@@ -47,7 +45,7 @@ def newton_step(learner, X, y, masks, base_mask=None, *, theta_base=None,
     chunk_size : int, optional
         Subsets per batch (default: the learner's memory-sized chunk).
     progress : bool
-        Show a tqdm progress bar over chunks.
+        Show a tqdm progress bar in subsets (total k, advanced chunk by chunk).
     device : {"cpu", "cuda", "auto"} or torch.device
         Where the batched steps run (float64); the base fit runs on the CPU.
 
@@ -133,10 +131,11 @@ def newton_step_from(learner, theta, Xt, yt, W, K: int, *, chunk_size: int,
     u = None if u is None else u.to(dev)
     out = np.empty((k, p))
     starts = range(0, k, chunk_size)
-    if progress:
+    bar = None
+    if progress:  # counted in subsets (total k), advanced by each chunk's size
         from tqdm.auto import tqdm
 
-        starts = tqdm(starts, total=math.ceil(k / chunk_size), desc="newton step", unit="chunk")
+        bar = tqdm(total=k, desc="newton step", unit="subset")
     with torch.no_grad():
         for s in starts:
             e = min(k, s + chunk_size)
@@ -152,6 +151,10 @@ def newton_step_from(learner, theta, Xt, yt, W, K: int, *, chunk_size: int,
                 H = learner.batch_hessian(Theta, Xt, yt, Wc, K, outer=outer)  # (k_c, p, p)
                 step = solve_systems(regularise_gauge(H, u), G)
             out[s:e] = learner.fix_gauge(Theta - step, d, K).cpu().numpy()
+            if bar is not None:
+                bar.update(e - s)
+    if bar is not None:
+        bar.close()
     return out
 
 

@@ -283,7 +283,7 @@ class ConvexLearner(ABC):
             Subsets per batch; by default sized to a ~256 MB budget. The chunks are the same
             whatever ``n_jobs`` is.
         progress : bool
-            Show a tqdm progress bar over chunks.
+            Show a tqdm progress bar in fits (total k, advanced chunk by chunk).
         return_info : bool
             Return a SubsetFitResult (thetas, grad_norms, n_iter, converged, classes_).
         device : {"cpu", "cuda", "auto"} or torch.device

@@ -192,14 +192,21 @@ def fit_subsets(learner, X, y, masks, theta0=None, *, chunk_size=None, progress=
         return None if T0 is None else (T0 if T0.shape[0] == 1 else T0[s:e])
 
     results = _run_chunks(learner, X, y_enc, K, W, bounds, init, dev, jobs, reference_of(T0))
-    if progress:
+    bar = None
+    if progress:  # counted in fits: total k, advanced by each chunk's size as it finishes
         from tqdm.auto import tqdm
 
-        results = tqdm(results, total=len(bounds), desc=f"exact {learner.name}", unit="chunk")
+        bar = tqdm(total=k, desc=f"exact {learner.name}", unit="fit")
     thetas, gn = np.empty((k, p)), np.empty(k)
     its, conv = np.empty(k, dtype=np.int64), np.empty(k, dtype=bool)
-    for (s, e), (Tc, g, it, cv) in zip(bounds, results, strict=True):
-        thetas[s:e], gn[s:e], its[s:e], conv[s:e] = Tc, g, it, cv
+    try:
+        for (s, e), (Tc, g, it, cv) in zip(bounds, results, strict=True):
+            thetas[s:e], gn[s:e], its[s:e], conv[s:e] = Tc, g, it, cv
+            if bar is not None:
+                bar.update(e - s)
+    finally:
+        if bar is not None:
+            bar.close()
     warn_unconverged(conv, gn, learner.max_iter, f"{type(learner).__name__}.fit_subsets",
                      stacklevel=4)
     if return_info:

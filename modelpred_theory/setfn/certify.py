@@ -199,7 +199,7 @@ def certify(learner, X, y, masks, thetas_hat, return_details: bool = False, *,
     chunk_size : int, optional
         Predictions per batch (default: sized to a ~128 MB budget).
     progress : bool, default=False
-        Show a tqdm progress bar over chunks.
+        Show a tqdm progress bar in subsets (total k, advanced chunk by chunk).
     device : {"cpu", "cuda", "auto"} or torch.device, default="cpu"
         Where the gradients, Hessians and certified factorisations run (float64 on any
         device; the rounding analysis assumes the standard model there too).
@@ -319,15 +319,21 @@ def certify(learner, X, y, masks, thetas_hat, return_details: bool = False, *,
     out = {key: np.empty(k) for key in ("bounds", "residual", "residual_margin", "R")}
     out["mu"] = np.full(k, np.nan)
     out["gauge"] = np.zeros(k)
-    starts = range(0, k, chunk_size)
-    if progress:
+    bar = None
+    if progress:  # counted in subsets (total k), advanced by each chunk's size
         from tqdm.auto import tqdm
 
-        starts = tqdm(starts, total=math.ceil(k / chunk_size), desc="certify", unit="chunk")
-    for s in starts:
-        e = min(k, s + chunk_size)
-        for key, val in _certify_chunk(ctx, T[s:e], W[s:e], s).items():
-            out[key][s:e] = val
+        bar = tqdm(total=k, desc="certify", unit="subset")
+    try:
+        for s in range(0, k, chunk_size):
+            e = min(k, s + chunk_size)
+            for key, val in _certify_chunk(ctx, T[s:e], W[s:e], s).items():
+                out[key][s:e] = val
+            if bar is not None:
+                bar.update(e - s)
+    finally:
+        if bar is not None:
+            bar.close()
     bounds = out.pop("bounds")
     if ctx.u is not None:
         bounds = np.sqrt(bounds**2 + out["gauge"] ** 2) + 40 * _EPS * np.linalg.norm(T, axis=1)

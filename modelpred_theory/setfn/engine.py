@@ -269,7 +269,7 @@ def fit_subsets_parallel(learner, X, y, masks, theta0=None, *, chunk_size: int =
     n_jobs, backend, device, threads
         See :func:`fit_chunks`.
     progress : bool
-        tqdm bar over chunks.
+        tqdm bar in fits (total k, advanced by each chunk's size as it finishes).
 
     Returns
     -------
@@ -298,22 +298,25 @@ def fit_subsets_parallel(learner, X, y, masks, theta0=None, *, chunk_size: int =
     its = np.empty(k, dtype=np.int64)
     it = fit_chunks(learner, X, y, W, bounds, theta0=theta0, inner_chunk=inner, n_jobs=n_jobs,
                     backend=backend, device=device, threads=threads)
-    bar = _progress_bar(progress, len(bounds), 0, f"exact {learner.name}")
-    for c, res in it:
-        s, e = bounds[c]
-        thetas[s:e], gn[s:e], conv[s:e] = res["thetas"], res["grad_norms"], res["converged"]
-        its[s:e] = res["n_iter"]
+    bar = _progress_bar(progress, k, 0, f"exact {learner.name}")
+    try:
+        for c, res in it:
+            s, e = bounds[c]
+            thetas[s:e], gn[s:e], conv[s:e] = res["thetas"], res["grad_norms"], res["converged"]
+            its[s:e] = res["n_iter"]
+            if bar is not None:
+                bar.update(e - s)
+    finally:
         if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
+            bar.close()
     return SubsetFitResult(thetas, gn, its, conv)
 
 
 def _progress_bar(progress: bool, total: int, initial: int, desc: str):
+    """A tqdm bar counting fits (``total`` subsets, ``initial`` already done), or None."""
     if not progress or total == initial:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, desc=desc, unit="chunk")
+    return tqdm(total=total, initial=initial, desc=desc, unit="fit")
 

@@ -208,7 +208,7 @@ def label_masks(learner, X, y, masks, *, cache_dir: str | os.PathLike | None = N
     chunk_size : int
         Subsets per chunk (one parallel task and one cache file).
     progress : bool
-        tqdm bar over chunks.
+        tqdm bar in fits (total k; labels loaded from the cache count as done).
     settings : dict, optional
         Sampler settings recorded in the cache manifest (informational).
     n_jobs : int, optional
@@ -262,7 +262,8 @@ def label_masks(learner, X, y, masks, *, cache_dir: str | os.PathLike | None = N
     results = _engine.fit_chunks(learner, X, y, masks, [bounds[c] for c in todo],
                                  inner_chunk=inner, n_jobs=n_jobs, backend=backend,
                                  device=device, threads=threads)
-    bar = _engine._progress_bar(progress and bool(todo), len(bounds), len(bounds) - len(todo),
+    done = k - sum(bounds[c][1] - bounds[c][0] for c in todo)  # fits loaded from the cache
+    bar = _engine._progress_bar(progress and bool(todo), k, done,
                                 f"labels theta(S) [{learner.name}]")
     finished = set()
     try:
@@ -274,7 +275,7 @@ def label_masks(learner, X, y, masks, *, cache_dir: str | os.PathLike | None = N
             thetas[s:e], gnorms[s:e], conv[s:e] = res["thetas"], res["grad_norms"], res["converged"]
             finished.add(c)
             if bar is not None:
-                bar.update(1)
+                bar.update(e - s)
     except BaseException as exc:
         if hasattr(exc, "add_note"):
             lost = sorted(set(todo) - finished)
