@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -51,6 +52,14 @@ def test_every_source_is_committed_and_renders(row_id):
     line = row.render(_load(row))
     assert line.endswith(f"<!-- row:{row_id} --> |") and len(_cells(line)) == 3
     assert sum(f"<!-- row:{row_id} -->" in ln for ln in rt.table_rows(README_TEXT)) == 1
+
+
+def test_sources_name_no_absolute_path():
+    """A committed source is written with relative paths (``--out bench/results``), so it
+    names nothing of the machine that ran it."""
+    for row in rt.ROWS:
+        text = (rt.REFERENCE / row.source).read_text(encoding="utf-8")
+        assert not re.search(r'"(/[\w.-]+/|[A-Za-z]:\\\\)', text), row.source
 
 
 def test_every_other_row_is_labelled_as_recorded_by_hand():
