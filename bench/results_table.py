@@ -68,9 +68,12 @@ def count(n: int) -> str:
 
 
 def span(values, fmt=sig) -> str:
-    """``a-b`` for the range of values (one value when they agree once formatted)."""
+    """``a-b`` for the range of values (``a to b`` when one is in e-notation; one value when
+    they agree once formatted)."""
     lo, hi = fmt(min(values)), fmt(max(values))
-    return lo if lo == hi else f"{lo}-{hi}"
+    if lo == hi:
+        return lo
+    return f"{lo} to {hi}" if "e" in lo + hi else f"{lo}-{hi}"
 
 
 def each(values, fmt=sig) -> str:
@@ -231,8 +234,9 @@ METHOD_NAMES = {"influence": "influence", "influence_cg": "influence-CG", "lissa
 def _problems_what(doc: dict) -> str:
     s, dg = doc["settings"], doc["problems"]["digits"]
     p = 10 * (dg["d"] + 1)
-    return (f"{quick_tag(s)}Attribution methods against EXACT ground truth: digits nudged to "
-            f"8,985 images and lifted to {count(dg['d'])} fixed ReLU features, multinomial, "
+    return (f"{quick_tag(s)}Attribution methods against EXACT ground truth: digits (each image "
+            f"and its one-pixel shifts) lifted to {count(dg['d'])} fixed ReLU features, "
+            f"multinomial, "
             f"p = {count(p)}, n = {count(dg['n'])}, m = {count(dg['m'])}, lam = {sig(dg['lam'])}, "
             f"{count(dg['truth']['n_subsets'])} exact held-out halves (small truth: the first "
             f"{count(s['subsets_small'])}), ceiling trained on {count(s['ceiling_subsets'])}, "
@@ -262,6 +266,10 @@ def _problems_result(doc: dict) -> str:
             f"{'s' if len(swaps) != 1 else ''} of methods, {len(beyond)} beyond 2 SE (Kendall "
             f"tau {dec(reo['kendall_tau'])}); ground truth {sig(fit_seconds)} s, max residual / "
             f"tolerance {sig(truth['max_residual_over_tolerance'])}")
+    failed = [f"{METHOD_NAMES.get(k) or k} ({v['error'].split(':')[0]})"
+              for k, v in dg["methods"].items() if "error" in v]
+    if failed:
+        text += f"; failed: {', '.join(failed)}"
     syn = doc["problems"].get("synthetic")
     if syn is not None:
         text += (f"; synthetic d = {syn['d']}: {_lds_list(syn['methods'], False)}, ceiling "

@@ -162,6 +162,14 @@ def test_a_quick_file_never_reads_as_the_full_protocol(row_id):
     assert "--n 5000" in f[2] and "--threads 2" in f[2] and "2 threads" in f[0]
 
 
+def test_a_failed_method_is_shown():
+    (row,) = [r for r in rt.ROWS if r.id == "attribution-problems"]
+    doc = _load(row)
+    doc["problems"]["digits"]["methods"]["trak"] = {"error": "MemoryError: too big"}
+    result = _cells(row.render(doc))[1]
+    assert "failed: TRAK (MemoryError)" in result and "TRAK 0." not in result.split("synthetic")[0]
+
+
 def test_settings_that_matter_come_from_the_file():
     (row,) = [r for r in rt.ROWS if r.id == "attribution-problems"]
     doc = _load(row)
@@ -179,6 +187,11 @@ def test_settings_that_matter_come_from_the_file():
                                          (2.5e5, "2.5e5")])
 def test_significant_digits(x, text):
     assert rt.sig(x) == text
+
+
+def test_ranges():
+    assert rt.span([0.52, 2.8e-8]) == "2.8e-8 to 0.52" and rt.span([3.44, 3.9]) == "3.4-3.9"
+    assert rt.span([1.0, 1.01]) == "1.0" and rt.span([5, 8], str) == "5-8"
 
 
 def test_a_cell_with_a_pipe_is_refused():
