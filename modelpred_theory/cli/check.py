@@ -68,7 +68,8 @@ def run(args, ctx) -> int:
                                 quiet=not args.verbose, progress=ctx.progress)
     passed = all(r["passed"] for r in results)
     if ctx.json:
-        ctx.emit_json({"passed": passed, "checks": results})
+        ctx.emit_json({"passed": passed, "mode": "full" if args.full else "quick",
+                       "seed": args.seed, "checks": results})
     else:
         ctx.result(checks.format_table(results))
     return 0 if passed else 1
