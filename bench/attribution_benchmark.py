@@ -447,7 +447,7 @@ def main(argv=None) -> dict:
         if args.quick and args.methods is None:
             methods = [mm for mm in methods if mm != "modelpred_loo"]
     result = {"settings": {k: v for k, v in vars(args).items() if k not in ("log",)},
-              "machine": {"cpus": os.cpu_count(),
+              "machine": {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg(),
                           "note": "shared machine: timings are same-run ratios"}}
     t_all = time.perf_counter()
     import torch
@@ -480,6 +480,7 @@ def main(argv=None) -> dict:
         limits.restore_original_limits()
         torch.set_num_threads(threads_before)
         result["total_seconds"] = time.perf_counter() - t_all
+        result["machine"]["load_average_at_end"] = os.getloadavg()
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         tag = "quick" if args.quick else f"n{args.n}_k{args.subsets}"
