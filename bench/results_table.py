@@ -172,13 +172,22 @@ def _checks_result(doc: dict) -> str:
 
 
 # --- attribution: exact ground truth per fit --------------------------------------------------
+def _load(doc: dict) -> str:
+    """The machine's load as the run recorded it (timings on a loaded machine are inflated)."""
+    m = doc.get("machine", {})
+    if "load_average_at_start" not in m:
+        return "; machine load not recorded (shared 2-core machine: same-run ratios only)"
+    a, b = m["load_average_at_start"][0], m.get("load_average_at_end", [float("nan")])[0]
+    return f"; 1-min load average {a:.1f} at start, {b:.1f} at end, {m['cpus']} cores"
+
+
 def _per_fit_what(doc: dict) -> str:
     s, pf = doc["settings"], doc["per_fit"]
     return (f"{quick_tag(s)}Exact ground truth per fit (digits-ReLU, n = {count(pf['n'])}, "
             f"p = {count(pf['p'])}, 50% subsets) vs scikit-learn lbfgs (tol 1e-10), same run, "
             f"{s['threads']} thread{'s' if s['threads'] != 1 else ''}, {pf['k_ours']} subsets "
             f"ours / {pf['k_sklearn']} scikit-learn, {pf['repeats']} repeat"
-            f"{'s' if pf['repeats'] != 1 else ''}")
+            f"{'s' if pf['repeats'] != 1 else ''}{_load(doc)}")
 
 
 def _per_fit_result(doc: dict) -> str:
@@ -240,7 +249,7 @@ def _problems_what(doc: dict) -> str:
             f"p = {count(p)}, n = {count(dg['n'])}, m = {count(dg['m'])}, lam = {sig(dg['lam'])}, "
             f"{count(dg['truth']['n_subsets'])} exact held-out halves (small truth: the first "
             f"{count(s['subsets_small'])}), ceiling trained on {count(s['ceiling_subsets'])}, "
-            f"{s['threads']} thread{'s' if s['threads'] != 1 else ''}")
+            f"{s['threads']} thread{'s' if s['threads'] != 1 else ''}{_load(doc)}")
 
 
 def _lds_list(methods: dict, with_se: bool) -> str:
