@@ -23,8 +23,8 @@ from .validation import check_sample_weight, check_theta, check_weight_matrix
 _CHUNK_BYTES = 256 * 2**20
 # Budget on the CG path, and its cap on subsets per chunk. Reason: there a chunk's cost is
 # GEMMs against X whose width grows with the chunk (finished subsets drop out of CG at once),
-# so wide chunks pay; measured on multinomial logistic at n = 5,000, p = 5,130 (half subsets,
-# warm start): 16 subsets per chunk 0.98 s per fit, 64 subsets 0.67-0.74 s.
+# so wide chunks pay (multinomial logistic at n = 5,000, p = 5,130, half subsets warm-started:
+# 64 subsets per chunk clearly faster per fit than 16; bench/attribution_benchmark.py per_fit).
 _CG_CHUNK_BYTES = 384 * 2**20
 _CG_MAX_CHUNK = 256
 

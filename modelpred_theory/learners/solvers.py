@@ -206,11 +206,16 @@ def forcing(gn, g_prev, eta_prev, scale, tol_abs) -> torch.Tensor:
     safeguard against a sudden tightening), at most 0.5, and at least 0.1 tol_abs / ||g_k||
     (a step solved more accurately than the stopping test needs is wasted); at the first
     iteration (no previous gradient) min(0.5, sqrt(||g|| / scale)). Reason: far from theta(S)
-    the quadratic model is poor (the gradient falls 2-3x per full Newton step however exactly
-    it is solved), so tight inner solves there are wasted; the ratio of successive gradients
-    measures that and tightens eta once convergence turns quadratic. Measured on multinomial
-    logistic (n = 5,000, p = 5,130, half subsets warm-started from the full fit): see
-    bench/attribution_benchmark.py --sections per_fit.
+    the quadratic model is poor (a full Newton step reduces the gradient by a small factor
+    however exactly it is solved), so tight inner solves there are wasted; the ratio of
+    successive gradients measures that and tightens eta once convergence turns quadratic
+    (multinomial logistic, half subsets warm-started from the full fit:
+    bench/attribution_benchmark.py --sections per_fit).
+
+    References
+    ----------
+    S. C. Eisenstat and H. F. Walker, "Choosing the forcing terms in an inexact Newton method",
+    SIAM J. Sci. Comput. 17(1), 1996.
     """
     first = torch.clamp(torch.sqrt(gn / scale), max=0.5)
     ratio = gn / g_prev
