@@ -20,8 +20,27 @@ from ._common import check_learner, prepare
 DEFAULT_CG_TOL = 1e-10
 
 
-def _cg(matvec, B: torch.Tensor, project, tol: float, maxiter: int):
-    """Batched CG for SPD systems: one independent CG per row of B (m, p)."""
+def batched_cg(matvec, B: torch.Tensor, project, tol: float, maxiter: int):
+    """Batched conjugate gradient for SPD systems: one independent CG per row of B.
+
+    Parameters
+    ----------
+    matvec : callable
+        (m, p) -> (m, p), the products H p_j of every row (one batched call per iteration).
+    B : Tensor of shape (m, p)
+        Right-hand sides.
+    project : callable
+        (m, p) -> (m, p), the projection onto the subspace where H is positive definite
+        (identity when H has no null direction).
+    tol : float
+        Row j stops when ||H s_j - b_j|| <= tol ||b_j||.
+    maxiter : int
+
+    Returns
+    -------
+    S (m, p), the relative residuals (m,), the iterations run. A row stops early (keeping its
+    iterate) on a direction without positive curvature.
+    """
     B = project(B)
     S = torch.zeros_like(B)
     R = B.clone()
@@ -116,7 +135,7 @@ def ihvp_cg(learner, theta, X, y, V, sample_weight=None, *, tol: float = DEFAULT
         return learner.batch_hvp(Theta, P, Xt, yt, W, K)
 
     with torch.no_grad():
-        S, rel, it = _cg(matvec, _as_tensor(Vm), project, float(tol), int(maxiter))
+        S, rel, it = batched_cg(matvec, _as_tensor(Vm), project, float(tol), int(maxiter))
     if bool((rel > tol).any()):
         warnings.warn(
             f"ihvp_cg: {int((rel > tol).sum())} of {m} systems did not reach tol={tol:g} in "

@@ -24,6 +24,7 @@ from functools import cached_property
 import numpy as np
 import torch
 
+from ...baselines.ihvp import batched_cg
 from ..outputs import check_output, output_grads, outputs
 
 __all__ = ["Problem", "check_int", "check_positive", "check_seed", "make_problem"]
@@ -240,35 +241,21 @@ class Problem:
         return self.project(S)
 
     def cg_solve(self, B: np.ndarray, tol: float, maxiter: int):
-        """H^{-1} b for each row of B (k, p) by batched conjugate gradient on ``hvp``.
+        """H^{-1} b for each row of B (k, p) by batched conjugate gradient on ``hvp``
+        (``baselines.ihvp.batched_cg``: one independent CG per row, all rows advanced by one
+        batched HVP per iteration; each stops when ||H s - b|| <= tol ||b||). Runs in u^perp
+        under the gauge (H is positive definite there). Returns (S (k, p), the relative
+        residuals (k,), iterations)."""
+        Bp = torch.as_tensor(np.atleast_2d(np.asarray(B, dtype=np.float64)))
 
-        One independent CG per row, all rows advanced by one batched HVP per iteration; each
-        stops when ||H s - b|| <= tol ||b||. Runs in u^perp under the gauge (H is positive
-        definite there). Returns (S (k, p), the relative residuals (k,), iterations).
-        """
-        Bp = self.project(np.atleast_2d(np.asarray(B, dtype=np.float64)))
-        S = np.zeros_like(Bp)
-        R = Bp.copy()
-        D = R.copy()
-        rr = (R * R).sum(1)
-        target = (tol * np.linalg.norm(Bp, axis=1)) ** 2
-        done = rr <= target
-        it = 0
-        while not done.all() and it < maxiter:
-            HD = self.project(self.hvp(D))  # shape: (k, p)
-            dHd = (D * HD).sum(1)
-            ok = ~done & (dHd > 0)
-            alpha = np.where(ok, rr / np.where(ok, dHd, 1.0), 0.0)
-            S += alpha[:, None] * D
-            R -= alpha[:, None] * HD
-            rr_new = (R * R).sum(1)
-            beta = np.where(ok, rr_new / np.where(rr > 0, rr, 1.0), 0.0)
-            D = R + beta[:, None] * D
-            rr = np.where(done, rr, rr_new)
-            done = done | (rr <= target) | (dHd <= 0)
-            it += 1
-        rel = np.sqrt(rr) / np.maximum(np.linalg.norm(Bp, axis=1), 1e-300)
-        return self.project(S), rel, it
+        def project(V):
+            return torch.as_tensor(self.project(V.numpy()))
+
+        def matvec(V):
+            return torch.as_tensor(self.hvp(V.numpy()))
+
+        S, rel, it = batched_cg(matvec, Bp, project, float(tol), int(maxiter))
+        return S.numpy(), rel.numpy(), it
 
     def margin_curvature(self) -> np.ndarray:
         """A_i = d^2 loss_i / dz^2, the curvature of each point's loss in its K margins: (n, K, K).
