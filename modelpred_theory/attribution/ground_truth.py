@@ -12,8 +12,9 @@ tolerance) rather than by noisy retraining:
 theta(S) minimises F_S(theta) = sum_{i in S} w_i loss_i(theta) + lam/2 ||P theta||^2 (C = 1/lam,
 docs/design.md). Every refit is warm-started from the full fit theta(N) and solved by
 ``learner.fit_subsets`` over chunks of subsets through the library's chunk engine
-(:func:`modelpred_theory.setfn.engine.fit_chunks`: serial, local processes, Dask or Ray), each
-chunk with a fixed number of torch threads, so the result is bit-identical whatever the engine.
+(:func:`modelpred_theory.setfn.engine.cached_fit_chunks`: serial, local processes, Dask or
+Ray), each chunk with a fixed number of torch threads, so the result is bit-identical whatever
+the engine.
 With ``cache_dir`` every finished chunk is written at once as a checksummed file
 (:class:`modelpred_theory.setfn.cache.ChunkStore`); an interrupted run resumes from them.
 """
@@ -32,7 +33,13 @@ from pathlib import Path
 import numpy as np
 
 from ..setfn.cache import ChunkStore
-from ..setfn.engine import check_backend, check_n_jobs, check_threads, chunk_bounds, fit_chunks
+from ..setfn.engine import (
+    cached_fit_chunks,
+    check_backend,
+    check_n_jobs,
+    check_threads,
+    chunk_bounds,
+)
 from ..setfn.pairs import cache_key, data_fingerprint, learner_spec
 from ..subsets import fixed_size_subsets
 from .outputs import check_output, outputs
@@ -383,42 +390,18 @@ def exact_refits(learner, X, y, masks, theta0, *, tag: str, chunk_size: int, n_j
                               "learner": learner_spec(learner),
                               "data_fingerprint": data_fingerprint(X, y), "k": k, "p": p,
                               "chunk_size": chunk_size, "n_chunks": len(bounds)})
-    todo = []
-    for c, (s, e) in enumerate(bounds):
-        got = None if store is None else store.load(c, s, e, p)
-        if got is None:
-            todo.append(c)
-        else:
-            on_chunk(s, e, got["thetas"], got["grad_norms"])
-            if progress is not None:
-                progress.add(e - s)
-    if not todo:
-        return
     n, d = X.shape
     K = p // (d + 1)
-    inner = min(chunk_size, learner.default_chunk_size(n, p, K))
-    results = fit_chunks(learner, X, y, masks, [bounds[c] for c in todo], theta0=theta0,
-                         inner_chunk=inner, n_jobs=n_jobs, backend=backend, device=device,
-                         threads=threads)
-    finished = set()
-    try:
-        for j, res in results:
-            c = todo[j]
-            s, e = bounds[c]
-            if store is not None:
-                store.save(c, s, e, res)
-            on_chunk(s, e, res["thetas"], res["grad_norms"])
-            finished.add(c)
-            if progress is not None:
-                progress.add(e - s)
-    except BaseException as exc:
-        if hasattr(exc, "add_note"):
-            lost = len(set(todo) - finished)
-            where = (f"are cached in {store.folder}; a rerun computes only the missing ones"
-                     if store is not None else "are lost (no cache_dir)")
-            exc.add_note(f"ground truth ({tag}) stopped with {lost} of {len(bounds)} chunks "
-                         f"unfinished; the finished ones {where}")
-        raise
+
+    def keep(s, e, res, cached):
+        on_chunk(s, e, res["thetas"], res["grad_norms"])
+        if progress is not None:
+            progress.add(e - s)
+
+    cached_fit_chunks(learner, X, y, masks, bounds, store, p, what=f"ground truth ({tag})",
+                      on_chunk=keep, theta0=theta0,
+                      inner_chunk=min(chunk_size, learner.default_chunk_size(n, p, K)),
+                      n_jobs=n_jobs, backend=backend, device=device, threads=threads)
 
 
 def _check_progress(progress):

@@ -247,6 +247,58 @@ def fit_chunks(learner, X, y, masks: np.ndarray, bounds: Sequence[tuple[int, int
     return map_chunks(_fit_one, tasks, n_jobs=n_jobs, backend=backend)
 
 
+def cached_fit_chunks(learner, X, y, masks: np.ndarray, bounds: Sequence[tuple[int, int]],
+                      store, p: int, *, what: str, on_chunk: Callable, on_start=None,
+                      theta0=None,
+                      inner_chunk: int, n_jobs: int | None = None, backend: str | None = None,
+                      device=None, threads: int | None = 1) -> None:
+    """Exact theta(S) on every chunk of ``bounds``, read back from ``store`` where finished.
+
+    The one loop behind resumable labelling (``pairs.label_masks``) and attribution ground
+    truth (``attribution.ground_truth``): chunks found in ``store`` (a ``cache.ChunkStore``, or
+    None for no disk cache) are read back first; the others are solved through
+    :func:`fit_chunks` and each is written to ``store`` the moment it arrives.
+    ``on_chunk(start, stop, result, cached)`` receives every chunk in this process (result:
+    the dict of :func:`fit_chunks`; ``cached``: read back rather than solved);
+    ``on_start(cached_fits, todo_fits)``, when given, is called once the cache has been read and
+    before any solve (e.g. to start a progress bar). An interruption
+    (a failing chunk, a killed worker, Ctrl-C) propagates with a note naming ``what``, the
+    unfinished chunks and where the finished ones are.
+    """
+    todo = []
+    for c, (s, e) in enumerate(bounds):
+        got = None if store is None else store.load(c, s, e, p)
+        if got is None:
+            todo.append(c)
+        else:
+            on_chunk(s, e, got, True)
+    if on_start is not None:
+        n_todo = sum(bounds[c][1] - bounds[c][0] for c in todo)
+        on_start(int(bounds[-1][1]) - n_todo if bounds else 0, n_todo)
+    if not todo:
+        return
+    results = fit_chunks(learner, X, y, masks, [bounds[c] for c in todo], theta0=theta0,
+                         inner_chunk=inner_chunk, n_jobs=n_jobs, backend=backend,
+                         device=device, threads=threads)
+    finished = set()
+    try:
+        for j, res in results:
+            c = todo[j]
+            s, e = bounds[c]
+            if store is not None:
+                store.save(c, s, e, res)
+            on_chunk(s, e, res, False)
+            finished.add(c)
+    except BaseException as exc:
+        if hasattr(exc, "add_note"):
+            lost = sorted(set(todo) - finished)
+            where = (f"are cached in {store.folder} and a rerun computes only the missing ones"
+                     if store is not None else "are lost (no cache_dir)")
+            exc.add_note(f"{what} stopped with chunk(s) {lost} of {len(bounds)} unfinished; "
+                         f"the finished ones {where}")
+        raise
+
+
 def fit_subsets_parallel(learner, X, y, masks, theta0=None, *, chunk_size: int = 1024,
                          n_jobs: int | None = None, backend: str | None = None, device=None,
                          threads: int | None = 1, progress: bool = False):

@@ -251,42 +251,26 @@ def label_masks(learner, X, y, masks, *, cache_dir: str | os.PathLike | None = N
                               "p": p, "chunk_size": int(chunk_size), "n_chunks": len(bounds),
                               "settings": settings or {}})
     thetas, gnorms, conv = np.empty((k, p)), np.empty(k), np.empty(k, dtype=bool)
-    todo = []
-    for c, (s, e) in enumerate(bounds):
-        got = None if store is None else store.load(c, s, e, p)
-        if got is None:
-            todo.append(c)
-        else:
-            thetas[s:e], gnorms[s:e], conv[s:e] = got["thetas"], got["grad_norms"], got["converged"]
+    state = {"bar": None}
+
+    def start(loaded, todo):  # the bar starts at the fits read back from the cache
+        if todo:
+            state["bar"] = _engine._progress_bar(progress, k, loaded,
+                                                 f"labels theta(S) [{learner.name}]")
+
+    def keep(s, e, res, cached):
+        thetas[s:e], gnorms[s:e], conv[s:e] = res["thetas"], res["grad_norms"], res["converged"]
+        if not cached and state["bar"] is not None:
+            state["bar"].update(e - s)
+
     inner = min(int(chunk_size), learner.default_chunk_size(n, p, K))
-    results = _engine.fit_chunks(learner, X, y, masks, [bounds[c] for c in todo],
-                                 inner_chunk=inner, n_jobs=n_jobs, backend=backend,
-                                 device=device, threads=threads)
-    done = k - sum(bounds[c][1] - bounds[c][0] for c in todo)  # fits loaded from the cache
-    bar = _engine._progress_bar(progress and bool(todo), k, done,
-                                f"labels theta(S) [{learner.name}]")
-    finished = set()
     try:
-        for j, res in results:
-            c = todo[j]
-            s, e = bounds[c]
-            if store is not None:
-                store.save(c, s, e, res)
-            thetas[s:e], gnorms[s:e], conv[s:e] = res["thetas"], res["grad_norms"], res["converged"]
-            finished.add(c)
-            if bar is not None:
-                bar.update(e - s)
-    except BaseException as exc:
-        if hasattr(exc, "add_note"):
-            lost = sorted(set(todo) - finished)
-            where = ("are cached in " + str(store.folder) + " and a rerun computes only the "
-                     "missing ones") if store is not None else "are lost (no cache_dir)"
-            exc.add_note(f"labelling stopped with chunk(s) {lost} of {len(bounds)} unfinished; "
-                         f"the finished ones {where}")
-        raise
+        _engine.cached_fit_chunks(learner, X, y, masks, bounds, store, p, what="labelling",
+                                  on_chunk=keep, on_start=start, inner_chunk=inner, n_jobs=n_jobs,
+                                  backend=backend, device=device, threads=threads)
     finally:
-        if bar is not None:
-            bar.close()
+        if state["bar"] is not None:
+            state["bar"].close()
     if not bool(conv.all()):
         warnings.warn(f"{int((~conv).sum())} of {k} labels did not converge (worst residual "
                       f"||grad F_S|| = {gnorms[~conv].max():.2e})", _convergence_warning(),
