@@ -199,3 +199,22 @@ def test_a_cell_with_a_pipe_is_refused():
                  command="c")
     with pytest.raises(ValueError, match="row x"):
         row.render({})
+
+
+def test_attribution_figure_draws_the_committed_run(tmp_path):
+    """figures/attribution_lds.py draws README's attribution source: every rated method of
+    the JSON appears with its LDS, and the ceiling is the JSON's."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "figures" / "attribution_lds.py"
+    spec = importlib.util.spec_from_file_location("_fig_attribution_lds", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = mod.main(["--quick", "--out", str(tmp_path)])
+    assert (tmp_path / "attribution_lds.png").stat().st_size > 10_000
+    src = json.loads(mod.DEFAULT_SOURCE.read_text())
+    for pname, prob in src["problems"].items():
+        rated = {k: v["lds"] for k, v in prob["methods"].items() if "lds" in v}
+        drawn = {r["method"]: r["lds"] for r in out["results"][pname]["methods"]}
+        assert drawn == rated
+        assert out["results"][pname]["ceiling"] == prob["ceiling"]["lds"]
