@@ -446,7 +446,10 @@ def main(argv=None) -> dict:
         methods = list(METHODS) if args.methods is None else args.methods.split(",")
         if args.quick and args.methods is None:
             methods = [mm for mm in methods if mm != "modelpred_loo"]
-    result = {"settings": {k: v for k, v in vars(args).items() if k not in ("log",)},
+    # settings as run, without paths of the machine (a cache folder is recorded as used or not)
+    settings = {k: v for k, v in vars(args).items() if k not in ("log", "out")}
+    settings["cache"] = args.cache is not None
+    result = {"settings": settings,
               "machine": {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg(),
                           "note": "shared machine: timings are same-run ratios"}}
     t_all = time.perf_counter()

@@ -263,6 +263,16 @@ def _lds_list(methods: dict, with_se: bool) -> str:
     return ", ".join(out)
 
 
+def _truth_seconds(truth: dict) -> str:
+    """Seconds of the ground truth's parts: the full fit, the subsets, the LOO refits."""
+    s = truth["seconds"]
+    parts = [f"full fit {sig(s['full_fit'])} s", f"{count(truth['n_subsets'])} subsets "
+             f"{sig(s['subsets'])} s"]
+    if "loo" in s:
+        parts.append(f"exact LOO of every point {sig(s['loo'])} s")
+    return ", ".join(parts)
+
+
 def _problems_result(doc: dict) -> str:
     dg = doc["problems"]["digits"]
     ceil, reo, truth = dg["ceiling"], dg["reordering"], dg["truth"]
@@ -273,8 +283,13 @@ def _problems_result(doc: dict) -> str:
             f"{dec(ceil['lds'])} +- {dec(ceil['lds_stderr'])}; the small truth moves each LDS "
             f"by <= {dec(dg['max_abs_lds_shift'])} and swaps {len(swaps)} pair"
             f"{'s' if len(swaps) != 1 else ''} of methods, {len(beyond)} beyond 2 SE (Kendall "
-            f"tau {dec(reo['kendall_tau'])}); ground truth {sig(fit_seconds)} s, max residual / "
-            f"tolerance {sig(truth['max_residual_over_tolerance'])}")
+            f"tau {dec(reo['kendall_tau'])}); ground truth {sig(fit_seconds)} s "
+            f"({_truth_seconds(truth)}), max residual / tolerance "
+            f"{dec(truth['max_residual_over_tolerance'])}")
+    loo = dg["methods"].get("exact_loo_truth")
+    if loo is not None:
+        text += (f"; the exact LOO effects themselves as attributions: LDS {dec(loo['lds'])} +- "
+                 f"{dec(loo['lds_stderr'])}")
     failed = [f"{METHOD_NAMES.get(k) or k} ({v['error'].split(':')[0]})"
               for k, v in dg["methods"].items() if "error" in v]
     if failed:
