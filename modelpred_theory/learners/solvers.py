@@ -4,7 +4,7 @@ Functions of an :class:`~modelpred_theory.learners.objective.Objective`: they mi
 F_S(theta) = sum_i w_i loss_i(theta) + lam/2 ||P theta||^2 for k weight rows at once and stop
 each subset on its own relative optimality residual (see docs/design.md). ``newton`` is the
 iteration; ``direct_step`` (Cholesky of formed Hessians) and ``cg_step`` (preconditioned CG on
-Hessian-vector products: Jacobi, or the inverse Hessian at a common warm start, see
+Hessian-vector products: Jacobi, or a low-rank inverse Hessian at a common warm start, see
 ``preconditioner``; forcing terms from ``forcing``) its inner solves; ``line_search`` its
 Armijo backtracking. A subset whose gradient or step turns non-finite is stopped and reported
 unconverged with residual inf: the solvers never report convergence with a non-finite or large
@@ -106,8 +106,9 @@ def cg_step(obj, Ta, Xt, yt, Wa, G, gn, scale, u, A=None, rtol=None, precond=Non
     is a descent direction. ``A``: the curvatures at Ta when the caller has them (k, n, K, K),
     or the class probabilities (k, n, K) of a low-rank (softmax) curvature. ``precond``:
     ``precond(R, idx, Z)`` overwrites the rows of Z (Jacobi-preconditioned residuals R of the
-    subsets ``idx``) that have a reference inverse (``preconditioner.ReferencePreconditioner``);
-    None: Jacobi for every subset. Subsets whose CG has stopped cost no further products.
+    subsets ``idx``) that have a reference preconditioner
+    (``preconditioner.ReferencePreconditioner``); None: Jacobi for every subset. Subsets whose
+    CG has stopped cost no further products.
     """
     Xa = augment(Xt)
     k, p = Ta.shape
@@ -328,7 +329,7 @@ def newton(obj, Xt, yt, W, Theta, *, tol: float, max_iter: int, outer=None, refe
         ``tensors.outer_products(Xt)`` for the direct path (computed here when None).
     reference : Tensor of shape (p,), optional
         The common warm start of the rows (e.g. the full fit): on the CG path, CG is then
-        preconditioned by the inverse Hessian there (``preconditioner``), which changes the
+        preconditioned by a low-rank inverse Hessian there (``preconditioner``), which changes the
         iterations' cost, not the fixed point.
 
     Returns
