@@ -62,21 +62,41 @@ def _reference(n, d, K, fraction=0.5):
     H = obj.hessian(theta[None], Xt, yt, W)[0]
     H = regularise_gauge(H, obj.gauge_direction(Xt.shape[1]))
     sk = preconditioner.sketch(obj, Xt, yt, theta)
-    V, w, inv_t = preconditioner.build(obj, Xt, yt, theta, fraction, sk)
-    M = (V * w) @ V.T + inv_t * torch.eye(H.shape[0], dtype=torch.float64)
-    return obj, Xt, sk, H, M
+    M = preconditioner.low_rank(obj, Xt, yt, theta, fraction, sk).matrix()
+    return obj, Xt, sk, H, M, theta, yt
 
 
 def test_matrix_is_the_inverse_of_the_reference_hessian_where_the_basis_spans_all(fresh_cache):
-    obj, Xt, sk, H, M = _reference(n=200, d=40, K=4)  # p = 164 <= RANK + OVERSAMPLE + K
+    obj, Xt, sk, H, M, _, _ = _reference(n=200, d=40, K=4)  # p = 164 <= RANK + OVERSAMPLE + K
     assert sk.full and sk.g_r == 0.0
     eye = torch.eye(H.shape[0], dtype=torch.float64)
     assert float((M @ H - eye).abs().max()) < 1e-8
     assert float((M - M.T).abs().max()) < 1e-12
 
 
+def test_near_full_subsets_get_the_dense_inverse(fresh_cache):
+    obj, Xt, _, _, _, theta, yt = _reference(n=400, d=120, K=4)
+    W = torch.full((1, Xt.shape[0]), 1.0, dtype=torch.float64)
+    H = obj.hessian(theta[None], Xt, yt, W)[0]
+    H = regularise_gauge(H, obj.gauge_direction(Xt.shape[1]))
+    grid = preconditioner.FRACTION_GRID
+    assert preconditioner.uses_dense(grid, 484) and not preconditioner.uses_dense(grid - 1, 484)
+    assert not preconditioner.uses_dense(grid, preconditioner.DENSE_MAX_P + 1)
+    pair = preconditioner.reference_inverse(obj, Xt, yt, theta, grid)
+    M = pair[0].matrix()
+    assert pair[0].M is not None and pair[0].V is None  # dense
+    eye = torch.eye(H.shape[0], dtype=torch.float64)
+    assert float((M @ H - eye).abs().max()) < 1e-8
+    half = preconditioner.reference_inverse(obj, Xt, yt, theta, grid // 2)
+    assert half[0].M is None and half[0].V is not None  # low rank
+    R = torch.randn(3, H.shape[0], dtype=torch.float64)
+    assert torch.allclose(half[0].apply(R), R @ half[0].matrix(), rtol=1e-12, atol=1e-14)
+    assert torch.allclose(half[1].apply(R.float()).double(), half[0].apply(R), rtol=1e-4,
+                          atol=1e-5)
+
+
 def test_low_rank_reference_inverts_the_top_and_the_intercepts(fresh_cache):
-    obj, Xt, sk, H, M = _reference(n=400, d=120, K=4)  # p = 484: a true sketch
+    obj, Xt, sk, H, M, _, _ = _reference(n=400, d=120, K=4)  # p = 484: a true sketch
     assert not sk.full and sk.Q.shape[1] == preconditioner.RANK + preconditioner.OVERSAMPLE + 4
     # the unpenalised intercepts are in the basis exactly
     free = torch.nonzero(obj.penalty(Xt.shape[1]) == 0).squeeze(1)
@@ -108,7 +128,7 @@ def test_fraction_buckets_and_cache_keys(fresh_cache):
     a = preconditioner.reference_inverse(obj, Xt, yt, theta, 8)
     assert preconditioner.reference_inverse(obj, Xt, yt, theta, 8) is a  # reused
     other = preconditioner.reference_inverse(obj, Xt * 2, yt, theta, 8)
-    assert other is not a and not torch.equal(other[0][1], a[0][1])  # keyed by the data
+    assert other is not a and not torch.equal(other[0].w, a[0].w)  # keyed by the data
     assert preconditioner.reference_inverse(obj, Xt, yt, theta, 0) is None  # tiny subsets
 
 

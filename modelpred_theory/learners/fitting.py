@@ -118,7 +118,7 @@ def default_chunk_size(n: int, p: int, K: int, cg: bool, low_rank: bool = False)
 
 def reference_of(T0):
     """The common warm start (p,) of a one-row theta0 (None otherwise): the point whose
-    inverse Hessian preconditions CG for every subset (``preconditioner``)."""
+    low-rank inverse Hessian preconditions CG for every subset (``preconditioner``)."""
     return None if T0 is None or T0.shape[0] != 1 else as_tensor(T0[0])
 
 
