@@ -81,6 +81,11 @@ def each(values, fmt=sig) -> str:
     return " / ".join(fmt(v) for v in values)
 
 
+def plural(n: int, word: str) -> str:
+    """'1 thread', '2 threads'."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def median(values) -> float:
     s = sorted(float(v) for v in values)
     mid = len(s) // 2
@@ -185,9 +190,8 @@ def _per_fit_what(doc: dict) -> str:
     s, pf = doc["settings"], doc["per_fit"]
     return (f"{quick_tag(s)}Exact ground truth per fit (digits-ReLU, n = {count(pf['n'])}, "
             f"p = {count(pf['p'])}, 50% subsets) vs scikit-learn lbfgs (tol 1e-10), same run, "
-            f"{s['threads']} thread{'s' if s['threads'] != 1 else ''}, {pf['k_ours']} subsets "
-            f"ours / {pf['k_sklearn']} scikit-learn, {pf['repeats']} repeat"
-            f"{'s' if pf['repeats'] != 1 else ''}{_load(doc)}")
+            f"{plural(s['threads'], 'thread')}, {pf['k_ours']} subsets "
+            f"ours / {pf['k_sklearn']} scikit-learn, {plural(pf['repeats'], 'repeat')}{_load(doc)}")
 
 
 def _per_fit_result(doc: dict) -> str:
@@ -207,12 +211,16 @@ def _per_fit_result(doc: dict) -> str:
 
 _FLAG_ORDER = ("n", "m", "features", "synthetic_d", "lam", "subsets", "subsets_small",
                "ceiling_subsets", "proj_dim", "problems", "methods", "per_fit_k",
-               "per_fit_sklearn", "repeats", "n_jobs", "threads")
+               "per_fit_sklearn", "repeats", "growth", "growth_subsets", "growth_refit_max",
+               "growth_slow_max", "dask_n", "dask_subsets", "n_jobs", "threads")
 _FLAGS = {"per_fit": ("n", "features", "lam", "per_fit_k", "per_fit_sklearn", "repeats",
                       "threads"),
           "problems": ("n", "m", "features", "synthetic_d", "lam", "subsets", "subsets_small",
                        "ceiling_subsets", "proj_dim", "problems", "methods", "n_jobs",
-                       "threads")}
+                       "threads"),
+          "growth": ("m", "features", "lam", "proj_dim", "methods", "growth", "growth_subsets",
+                     "growth_refit_max", "growth_slow_max", "dask_n", "dask_subsets", "n_jobs",
+                     "threads")}
 
 
 def _attribution_command(section: str) -> Callable[[dict], str]:
@@ -225,7 +233,9 @@ def _attribution_command(section: str) -> Callable[[dict], str]:
         args = [f"--sections {s['sections']}"]
         for key in _FLAG_ORDER:
             if key in _FLAGS[section] and s.get(key) is not None:
-                args.append(f"--{key.replace('_', '-')} {s[key]}")
+                v = s[key]
+                v = ",".join(str(x) for x in v) if isinstance(v, list) else v
+                args.append(f"--{key.replace('_', '-')} {v}")
         return f"`python bench/attribution_benchmark.py {' '.join(args)}`"
 
     return command
@@ -240,16 +250,24 @@ METHOD_NAMES = {"influence": "influence", "influence_cg": "influence-CG", "lissa
                 "modelpred_loo": "ModelPred LOO", "exact_loo_truth": None}
 
 
-def _problems_what(doc: dict) -> str:
-    s, dg = doc["settings"], doc["problems"]["digits"]
-    p = 10 * (dg["d"] + 1)
-    return (f"{quick_tag(s)}Attribution methods against EXACT ground truth: digits (each image "
-            f"and its one-pixel shifts) lifted to {count(dg['d'])} fixed ReLU features, "
-            f"multinomial, "
-            f"p = {count(p)}, n = {count(dg['n'])}, m = {count(dg['m'])}, lam = {sig(dg['lam'])}, "
-            f"{count(dg['truth']['n_subsets'])} exact held-out halves (small truth: the first "
-            f"{count(s['subsets_small'])}), ceiling trained on {count(s['ceiling_subsets'])}, "
-            f"{s['threads']} thread{'s' if s['threads'] != 1 else ''}{_load(doc)}")
+def _problems_what(name: str) -> Callable[[dict], str]:
+    """The 'what' cell of a problem of the problems section ("digits" or "synthetic")."""
+
+    def what(doc: dict) -> str:
+        s, dg = doc["settings"], doc["problems"][name]
+        p = 10 * (dg["d"] + 1)
+        data = (f"digits (each image and its one-pixel shifts) lifted to {count(dg['d'])} fixed "
+                f"ReLU features" if name == "digits" else
+                f"synthetic multinomial logistic data (known generator, condition number 10), "
+                f"d = {count(dg['d'])}")
+        return (f"{quick_tag(s)}Attribution methods against EXACT ground truth: {data}, "
+                f"multinomial, p = {count(p)}, n = {count(dg['n'])}, m = {count(dg['m'])}, "
+                f"lam = {sig(dg['lam'])}, {count(dg['truth']['n_subsets'])} exact held-out "
+                f"halves (small truth: the first {count(s['subsets_small'])}), ceiling trained "
+                f"on {count(s['ceiling_subsets'])}, {plural(s['threads'], 'thread')}"
+                f"{_load(doc)}")
+
+    return what
 
 
 def _lds_list(methods: dict, with_se: bool) -> str:
@@ -273,8 +291,8 @@ def _truth_seconds(truth: dict) -> str:
     return ", ".join(parts)
 
 
-def _problems_result(doc: dict) -> str:
-    dg = doc["problems"]["digits"]
+def _problem_result(doc: dict, name: str) -> str:
+    dg = doc["problems"][name]
     ceil, reo, truth = dg["ceiling"], dg["reordering"], dg["truth"]
     swaps = reo["swapped_pairs"]
     beyond = reo["swapped_pairs_separated_by_2se_in_big_truth"]
@@ -294,11 +312,55 @@ def _problems_result(doc: dict) -> str:
               for k, v in dg["methods"].items() if "error" in v]
     if failed:
         text += f"; failed: {', '.join(failed)}"
-    syn = doc["problems"].get("synthetic")
-    if syn is not None:
-        text += (f"; synthetic d = {syn['d']}: {_lds_list(syn['methods'], False)}, ceiling "
-                 f"{dec(syn['ceiling']['lds'])}")
     return text
+
+
+def _problems_result(name: str) -> Callable[[dict], str]:
+    """The 'result' cell of a problem; the digits row also lists a synthetic problem run in the
+    same file (a synthetic run of its own has its own row)."""
+
+    def result(doc: dict) -> str:
+        text = _problem_result(doc, name)
+        syn = doc["problems"].get("synthetic") if name == "digits" else None
+        if syn is not None:
+            text += (f"; synthetic d = {syn['d']}: {_lds_list(syn['methods'], False)}, ceiling "
+                     f"{dec(syn['ceiling']['lds'])}")
+        return text
+
+    return result
+
+
+# --- attribution: cost growth and the Dask cluster -------------------------------------------
+def _growth_what(doc: dict) -> str:
+    s, rows = doc["settings"], doc["growth"]
+    sources = ", ".join(f"n = {count(r['n'])} {r['data']}" for r in rows)
+    return (f"{quick_tag(s)}Cost growth of exact ground truth and of each attribution method "
+            f"with the pool ({sources}; p = {count(rows[0]['p'])}, m = {count(s['m'])}, "
+            f"{count(s['growth_subsets'])} exact half subsets timed per n, "
+            f"{plural(s['threads'], 'thread')}), and the same ground truth on a real "
+            f"two-worker Dask cluster{_load(doc)}")
+
+
+def _growth_result(doc: dict) -> str:
+    parts = []
+    for r in doc["growth"]:
+        meth = sorted(((METHOD_NAMES.get(k) or k, v["seconds"]) for k, v in r["methods"].items()
+                       if "seconds" in v), key=lambda kv: kv[1])
+        listed = ", ".join(f"{name} {sig(sec)} s" for name, sec in meth)
+        skipped = [METHOD_NAMES.get(k) or k for k in r.get("skipped_methods", [])]
+        text = (f"n = {count(r['n'])}: ground truth {sig(r['truth_seconds_per_subset'])} s per "
+                f"subset (full fit {sig(r['truth_full_fit_seconds'])} s, peak +"
+                f"{sig(r['truth_peak_rss_increase_mb'])} MB); {listed}")
+        if skipped:
+            text += f" (not run at this n: {', '.join(skipped)})"
+        parts.append(text)
+    dk = doc.get("dask")
+    if dk is not None:
+        same = "yes" if dk["bit_identical"] else "NO"
+        parts.append(f"Dask, 2 worker processes, n = {count(dk['n'])}, {count(dk['n_subsets'])} "
+                     f"subsets: bit-identical to the local run: {same} "
+                     f"({sig(dk['dask_seconds'])} s against {sig(dk['local_seconds'])} s local)")
+    return "; ".join(parts)
 
 
 ROWS: tuple[Row, ...] = (
@@ -306,10 +368,13 @@ ROWS: tuple[Row, ...] = (
         result=_checks_result,
         command="`modelpred check --json --no-plot > bench/results/proof_checks.json` "
                 "(`--full` for paper-size runs)"),
-    Row(id="attribution-problems", source="attribution_problems.json", what=_problems_what,
-        result=_problems_result, command=_attribution_command("problems")),
+    Row(id="attribution-problems", source="attribution_problems.json",
+        what=_problems_what("digits"), result=_problems_result("digits"),
+        command=_attribution_command("problems")),
     Row(id="attribution-per-fit", source="attribution_per_fit.json", what=_per_fit_what,
         result=_per_fit_result, command=_attribution_command("per_fit")),
+    Row(id="attribution-growth", source="attribution_growth.json", what=_growth_what,
+        result=_growth_result, command=_attribution_command("growth")),
 )
 
 

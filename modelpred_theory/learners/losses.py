@@ -15,9 +15,12 @@ learner is adding one class here (or in its own file) with:
   * need "curv": as "hess", the loss may be None (a loss whose value costs more than its
     derivatives skips it there);
 
-- the class attributes ``quadratic`` (True when A does not depend on Z: one Newton step is exact)
-  and ``shift_invariant`` (True when adding a constant to every margin of a point leaves the loss
-  unchanged: the objective then has a gauge direction, see ``Objective.gauge_direction``);
+- the class attributes ``quadratic`` (True when A does not depend on Z: one Newton step is exact),
+  ``piecewise_quadratic`` (optional, default False: True when A is piecewise constant in Z, so the
+  quadratic model is exact on each piece and truncated Newton solves its steps tightly, see
+  ``solvers.newton``) and ``shift_invariant`` (True when adding a constant to every margin of a
+  point leaves the loss unchanged: the objective then has a gauge direction, see
+  ``Objective.gauge_direction``);
 - optionally ``probabilities(dZ, y)``: a (k, n, K) tensor S such that A_i = diag(s_i) - s_i s_i^T,
   which lets the truncated-Newton solver apply the curvature in O(K) per point.
 
@@ -35,6 +38,7 @@ class SquaredLoss:
     """loss(z; y) = (z - y)^2 / 2 (ridge): dZ = z - y, A = 1."""
 
     quadratic = True
+    piecewise_quadratic = False
     shift_invariant = False
 
     def derivatives(self, Z, y, need):
@@ -55,6 +59,7 @@ class BinaryLogisticLoss:
     """
 
     quadratic = False
+    piecewise_quadratic = False
     shift_invariant = False
 
     def derivatives(self, Z, y, need):
@@ -80,6 +85,7 @@ class MultinomialLoss:
     """
 
     quadratic = False
+    piecewise_quadratic = False
     shift_invariant = True
 
     def derivatives(self, Z, y, need):
@@ -111,6 +117,7 @@ class SquaredHingeLoss:
     """
 
     quadratic = False
+    piecewise_quadratic = True
     shift_invariant = False
 
     def derivatives(self, Z, y, need):

@@ -61,6 +61,12 @@ class Objective:
         return self.loss.quadratic
 
     @property
+    def piecewise_quadratic(self) -> bool:
+        """True when the curvature is piecewise constant in the margins (squared hinge); a loss
+        without the attribute is taken as smooth."""
+        return bool(getattr(self.loss, "piecewise_quadratic", False))
+
+    @property
     def low_rank_curvature(self) -> bool:
         """Whether the curvature can be applied through class probabilities (multinomial)."""
         return self.K > 1 and hasattr(self.loss, "probabilities")

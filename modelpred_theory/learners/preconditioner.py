@@ -66,9 +66,10 @@ from .tensors import DTYPE, augment, regularise_gauge
 FRACTION_GRID = 16
 # Directions of G kept exactly, the sketch's extra columns, and its subspace iterations.
 # Reason: digits ReLU, n = 5,000, p = 5,130, 64 half subsets from the full fit, per fit (quiet
-# cores): dense inverse 0.50-0.59 s, rank 128 / 256 / 512 with the intercepts 0.32 / 0.31 /
-# 0.30 s; without the intercepts in the basis 0.40 s. 256 leaves margin where the spectrum
-# decays more slowly.
+# cores): dense inverse 0.50-0.59 s; exact eigenvectors of rank 128 / 256 / 512 with the
+# intercepts 0.32 / 0.31 / 0.30 s, rank 256 without the intercepts 0.40 s; this sketch at rank
+# 128 / 256 / 384 0.24-0.28 s, with 1 or 2 subspace iterations alike (0.26 s at 256). 256
+# leaves margin where the spectrum decays more slowly.
 RANK = 256
 OVERSAMPLE = 16
 POWER = 2
