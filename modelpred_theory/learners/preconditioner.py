@@ -8,7 +8,7 @@ set to the subset's mean weight f:
 
 (x~_i = [x_i, 1]). Its spectrum is a few hundred large eigenvalues from the data over a bulk at
 lam (multinomial logistic on 512 random ReLU features of digits, n = 5,000, p = 5,130: 729 down
-to 15 over the first 256, 2,000 of 5,130 within 17% of lam), plus at most K small ones along the
+to 15 over the first 256, 3,130 of 5,130 within 17% of lam), plus at most K small ones along the
 unpenalised intercepts. So the preconditioner is the inverse of H_ref(f) on a subspace that holds
 both ends, and a scalar on the rest:
 
