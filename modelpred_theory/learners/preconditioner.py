@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
@@ -132,7 +132,6 @@ class Sketch:
     Qu: torch.Tensor | None
     pen_sum: float
     full: bool
-    buckets: dict = field(default_factory=dict)
 
 
 def _orth(Y: torch.Tensor) -> torch.Tensor:

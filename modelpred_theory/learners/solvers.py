@@ -205,13 +205,14 @@ def cg_step(obj, Ta, Xt, yt, Wa, G, gn, scale, u, A=None, rtol=None, precond=Non
     return x
 
 
-def forcing(gn, g_prev, eta_prev, scale, tol_abs) -> torch.Tensor:
+def forcing(gn, g_prev, eta_prev, scale, tol_abs, piecewise: bool = False) -> torch.Tensor:
     """Forcing terms of truncated Newton per subset (Eisenstat and Walker 1996, choice 2).
 
     eta = 0.9 (||g_k|| / ||g_{k-1}||)^2, kept >= 0.9 eta_{k-1}^2 where that exceeds 0.1 (the
     safeguard against a sudden tightening), at most 0.5, and at least 0.1 tol_abs / ||g_k||
     (a step solved more accurately than the stopping test needs is wasted); at the first
-    iteration (no previous gradient) min(0.5, sqrt(||g|| / scale)). Reason: far from theta(S)
+    iteration (no previous gradient) min(0.5, sqrt(||g|| / scale)). With ``piecewise`` (a
+    piecewise-quadratic loss) eta is at most ``_PIECEWISE_MAX_ETA``. Reason: far from theta(S)
     the quadratic model is poor (a full Newton step reduces the gradient by a small factor
     however exactly it is solved), so tight inner solves there are wasted; the ratio of
     successive gradients measures that and tightens eta once convergence turns quadratic
@@ -230,7 +231,8 @@ def forcing(gn, g_prev, eta_prev, scale, tol_abs) -> torch.Tensor:
     eta = torch.where(guard > 0.1, torch.maximum(eta, guard), eta)
     eta = torch.where(torch.isfinite(g_prev) & torch.isfinite(eta_prev), eta, first)
     eta = torch.clamp(eta, max=0.5)
-    return torch.maximum(eta, torch.clamp(0.1 * tol_abs / gn, max=0.5))
+    eta = torch.maximum(eta, torch.clamp(0.1 * tol_abs / gn, max=0.5))
+    return torch.clamp(eta, max=_PIECEWISE_MAX_ETA) if piecewise else eta
 
 
 def line_search(obj, Ta, Za, step, G, f0, Xa, yt, Wa):
@@ -402,9 +404,8 @@ def newton(obj, Xt, yt, W, Theta, *, tol: float, max_iter: int, outer=None, refe
             break
         if cg:
             gk = gn[keep]
-            eta = forcing(gk, g_prev[active], eta_prev[active], scale[active], tol_abs[active])
-            if obj.piecewise_quadratic:
-                eta = torch.clamp(eta, max=_PIECEWISE_MAX_ETA)
+            eta = forcing(gk, g_prev[active], eta_prev[active], scale[active], tol_abs[active],
+                          piecewise=obj.piecewise_quadratic)
             step = torch.empty_like(G)
             # CG in float32 for the subsets whose forcing term allows it, float64 for the others
             lo = eta >= _CG_F32_MIN_ETA
